@@ -1,0 +1,5 @@
+class StoreError(Exception):
+    """A problem the user can fix (missing index, unreadable folder, mismatched store).
+
+    The message is shown as is, without a traceback, so it says what to do.
+    """

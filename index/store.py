@@ -1,0 +1,208 @@
+"""A Chroma collection kept in step with a folder, and searched by embedding."""
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from index.documents import Skipped, read_folder
+from index.embedding import MODEL_NAME, token_counter
+from index.errors import StoreError
+from index.source import Source
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+WRITE_BATCH = 256
+
+
+@dataclass
+class IndexReport:
+    documents: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+class Store:
+    """One Chroma collection (cosine space) of document chunks.
+
+    The collection records the embedding model and chunk settings it was built with, so a
+    store is never silently mixed with chunks made another way. `embedder` returns the
+    embedding model; it is called only when something must be embedded.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        collection: str,
+        embedder: "Callable[[], BaseEmbedding]",
+        chunk_size: int = 128,
+        chunk_overlap: int = 16,
+        create: bool = False,
+    ) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.path = Path(path)
+        self.name = collection
+        self._load_embedder = embedder
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        if not create and not (self.path / "chroma.sqlite3").exists():
+            raise StoreError(f"No index at {self.path}. Build it first: qa index PATH --store {self.path}")
+        self.path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(str(self.path), settings=ChromaSettings(anonymized_telemetry=False))
+        if create:
+            self._collection = client.get_or_create_collection(collection, metadata=self._wanted_metadata())
+        else:
+            names = [c.name for c in client.list_collections()]
+            if collection not in names:
+                have = ", ".join(names) or "none"
+                raise StoreError(
+                    f"No collection '{collection}' in {self.path} (collections: {have}). "
+                    f"Build it first: qa index PATH --collection {collection}"
+                )
+            self._collection = client.get_collection(collection)
+        self._check_embedder()
+
+    @property
+    def embedder(self) -> "BaseEmbedding":
+        """Loaded on first use: an unchanged folder is re-indexed without loading the model at all."""
+        return self._load_embedder()
+
+    def _wanted_metadata(self) -> dict:
+        return {
+            "hnsw:space": "cosine",
+            "embed_model": MODEL_NAME,
+            "chunk_size": self.chunk_size,
+            "chunk_overlap": self.chunk_overlap,
+        }
+
+    def _check_embedder(self) -> None:
+        built_with = (self._collection.metadata or {}).get("embed_model")
+        if built_with != MODEL_NAME:
+            raise StoreError(
+                f"Collection '{self.name}' was built with embedding model {built_with!r}, not {MODEL_NAME!r}. "
+                f"Rebuild it: qa index PATH --collection {self.name} --rebuild"
+            )
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def documents(self) -> dict[str, int]:
+        """Chunk count of each document in the collection."""
+        counts: dict[str, int] = defaultdict(int)
+        for meta in self._rows()[1]:
+            counts[meta["document"]] += 1
+        return dict(counts)
+
+    def _rows(self) -> tuple[list[str], list[dict]]:
+        got = self._collection.get(include=["metadatas"])
+        return got["ids"], got["metadatas"]
+
+    def sync(self, folder: Path, max_file_bytes: int = 20_000_000, progress: bool = True) -> IndexReport:
+        """Make the collection hold exactly the chunks of the documents in `folder`.
+
+        Incremental by content hash, checked against the collection itself: unchanged documents
+        are not re-embedded, changed ones have their old chunks replaced, deleted ones removed.
+        New chunks are written before stale ones are deleted, so an interrupted run leaves no
+        document without chunks and the next run converges to the same state.
+        """
+        t0 = time.perf_counter()
+        meta = self._collection.metadata or {}
+        if (meta.get("chunk_size"), meta.get("chunk_overlap")) != (self.chunk_size, self.chunk_overlap):
+            raise StoreError(
+                f"Collection '{self.name}' was built with chunk_size={meta.get('chunk_size')}, "
+                f"chunk_overlap={meta.get('chunk_overlap')}; this run asks for {self.chunk_size}, "
+                f"{self.chunk_overlap}. Rebuild it: qa index PATH --collection {self.name} --rebuild"
+            )
+        docs, skipped = read_folder(folder, max_file_bytes)
+        report = IndexReport(documents=len(docs), skipped=skipped)
+
+        stored: dict[str, dict[str, dict]] = defaultdict(dict)
+        for id_, m in zip(*self._rows()):
+            stored[m["document"]][id_] = m
+
+        splitter = None
+        to_add, to_delete = [], []
+        for doc in docs:
+            rows = stored.pop(doc.name, {})
+            if rows and all(m["doc_sha256"] == doc.sha256 and m["chunks"] == len(rows) for m in rows.values()):
+                report.unchanged += 1
+                report.chunks += len(rows)
+                continue
+            from index.chunking import make_splitter, split
+
+            splitter = splitter or make_splitter(token_counter(self.embedder), self.chunk_size, self.chunk_overlap)
+            nodes = split(doc, splitter)
+            report.chunks += len(nodes)
+            to_add += [n for n in nodes if n.node_id not in rows]
+            wanted = {n.node_id for n in nodes}
+            to_delete += [id_ for id_ in rows if id_ not in wanted]
+            if rows:
+                report.updated += 1
+            else:
+                report.added += 1
+        for rows in stored.values():
+            report.removed += 1
+            to_delete += list(rows)
+
+        self._add(to_add, progress)
+        report.embedded = len(to_add)
+        for i in range(0, len(to_delete), WRITE_BATCH):
+            self._collection.delete(ids=to_delete[i : i + WRITE_BATCH])
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _add(self, nodes: list, progress: bool) -> None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(nodes), desc="embedding", unit="chunk", disable=not progress or not nodes)
+        for i in range(0, len(nodes), WRITE_BATCH):
+            batch = nodes[i : i + WRITE_BATCH]
+            vectors = self.embedder.get_text_embedding_batch([n.text for n in batch])
+            self._collection.add(
+                ids=[n.node_id for n in batch],
+                embeddings=vectors,
+                documents=[n.text for n in batch],
+                metadatas=[n.metadata for n in batch],
+            )
+            bar.update(len(batch))
+        bar.close()
+
+    def retrieve(self, question: str, top_k: int) -> list[Source]:
+        """The `top_k` passages closest to `question`, best first; score is cosine similarity."""
+        if self._collection.count() == 0:
+            return []
+        vector = self.embedder.get_query_embedding(question)
+        got = self._collection.query(
+            query_embeddings=[vector], n_results=top_k, include=["documents", "metadatas", "distances"]
+        )
+        return [
+            Source(id=id_, document=m["document"], text=text, start=m["start"], end=m["end"], score=1.0 - dist)
+            for id_, text, m, dist in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
+            )
+        ]
+
+
+def drop_collection(path: Path, collection: str) -> bool:
+    """Delete a collection if it exists; True when something was deleted."""
+    if not (Path(path) / "chroma.sqlite3").exists():
+        return False
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    if collection not in [c.name for c in client.list_collections()]:
+        return False
+    client.delete_collection(collection)
+    return True

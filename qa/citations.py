@@ -1,0 +1,220 @@
+"""Attach citations from evidence: each answer sentence cites the passages that support it.
+
+The model's own citation numbers are not trusted (a 1.5B model gets them wrong). A sentence is
+supported by a passage when a sentence (or two adjacent sentences) of the passage shares most of
+its content words or means nearly the same (embedding similarity), and every number and every
+capitalised name in the answer sentence is in that span. A sentence with no support gets no citation.
+"""
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index import Source
+
+LEXICAL_MIN = 0.6  # share of the sentence's content words found in the passage span
+SEMANTIC_MIN = 0.6  # cosine similarity, when at least LEXICAL_WITH_SEMANTIC of the words are shared
+LEXICAL_WITH_SEMANTIC = 0.25
+MARGIN = 0.15  # cite every passage whose support is within this of the best one
+PAIR_PENALTY = 0.05  # prefer one sentence as the highlight unless two adjacent ones support clearly better
+
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)|\n+")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_NUMBER_WORDS = {
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "thousands", "million", "billion",
+    "first", "second", "third", "fourth", "fifth", "half", "quarter",
+}  # fmt: skip
+_STOP = set(
+    "a an the and or but if of to in on at by for with from as into onto about over under than then so "
+    "is are was were be been being has have had do does did will would can could should may might must "
+    "it its it's this that these those there here they them their he him his she her we our you your i "
+    "me my not no nor also just only very more most such which who whom whose what when where why how "
+    "said says say according".split()
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One answer sentence, the citation numbers it carries and whether evidence supports it."""
+
+    text: str
+    citations: tuple[int, ...]
+    supported: bool
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in `text`, whitespace trimmed."""
+    spans, start = [], 0
+    for m in _END.finditer(text):
+        before = text[start : m.start()].split()
+        if m.group().startswith(".") and before and re.fullmatch(r"(?:[A-Z]\.?)+|Mr|Mrs|Ms|Dr|St|vs|etc", before[-1]):
+            continue
+        spans.append((start, m.end()))
+        start = m.end()
+    spans.append((start, len(text)))
+    trimmed = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            trimmed.append((s, e))
+    return trimmed
+
+
+def _stem(word: str) -> str:
+    word = re.sub(r"['’]s$", "", word.lower())
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text) if w.lower() not in _STOP}
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words and acronyms (people, places, organisations), lower-cased."""
+    return {w.lower() for w in _WORD.findall(text) if w[0].isupper() and w.lower() not in _STOP}
+
+
+def numbers(text: str) -> set[str]:
+    words = {w.lower() for w in _WORD.findall(text)}
+    return {w for w in words if w.isdigit() or w in _NUMBER_WORDS}
+
+
+@dataclass(frozen=True)
+class _Span:
+    passage: int
+    start: int  # offsets in the passage text
+    end: int
+    pair: bool = False  # two adjacent sentences
+
+
+@dataclass(frozen=True)
+class _Facts:
+    words: set[str]  # content-word stems
+    numbers: set[str]
+    names: set[str]  # in a sentence: its capitalised words; in a span: every word, to look names up in
+
+    @classmethod
+    def of(cls, text: str) -> "_Facts":
+        every = {w.lower() for w in _WORD.findall(text)}
+        return cls(content_words(text), numbers(text), every | {_stem(w) for w in every})
+
+
+def _support(
+    sentence: "_Facts", spans: list[_Span], facts: list[_Facts], similarity: np.ndarray
+) -> list[tuple[int, _Span, float]]:
+    """The spans that support one answer sentence.
+
+    First one span alone must hold the sentence's words (or its meaning), numbers and names; every
+    passage with such a span within MARGIN of the best is cited. Failing that, a sentence that
+    joins facts from two passages is supported by the best pair of spans that together hold them.
+    """
+    words, nums, proper = sentence.words, sentence.numbers, sentence.names
+    if not words:
+        return []
+    scored = []
+    for j, span in enumerate(spans):
+        lexical = len(words & facts[j].words) / len(words)
+        if lexical < LEXICAL_WITH_SEMANTIC:
+            continue
+        semantic = float(similarity[j])
+        alone = (lexical >= LEXICAL_MIN or semantic >= SEMANTIC_MIN) and nums <= facts[j].numbers
+        alone = alone and proper <= facts[j].names
+        scored.append(((lexical + semantic) / 2 - (PAIR_PENALTY if span.pair else 0.0), j, alone))
+    scored.sort(reverse=True)
+    best: dict[int, tuple[_Span, float]] = {}
+    for score, j, alone in scored:
+        if alone and spans[j].passage not in best:
+            best[spans[j].passage] = (spans[j], score)
+    if best:
+        top = max(score for _, score in best.values())
+        return [(p, span, score) for p, (span, score) in best.items() if score >= top - MARGIN]
+    candidates = [j for _, j, _ in scored[:8]]
+    pairs = []
+    for a in candidates:
+        for b in candidates:
+            if spans[a].passage >= spans[b].passage:
+                continue
+            fa, fb = facts[a], facts[b]
+            covered = words & (fa.words | fb.words)
+            if not (words & fa.words - fb.words and words & fb.words - fa.words):
+                continue  # each passage must add something of its own
+            if len(covered) / len(words) >= LEXICAL_MIN and nums <= fa.numbers | fb.numbers and proper <= fa.names | fb.names:
+                pairs.append((len(covered) / len(words), a, b))
+    if not pairs:
+        return []
+    score, a, b = max(pairs)
+    return [(spans[a].passage, spans[a], score), (spans[b].passage, spans[b], score)]
+
+
+def attribute(
+    answer: str, passages: Sequence[Source], embed: Callable[[list[str]], list[list[float]]]
+) -> tuple[list[str], list[list[tuple[int, _Span, float]]]]:
+    """Split `answer` into sentences; for each, the supporting passage spans as (passage, span, score)."""
+    sentences = [answer[s:e] for s, e in sentence_spans(answer)]
+    spans: list[_Span] = []
+    for i, p in enumerate(passages):
+        inner = sentence_spans(p.text)
+        spans += [_Span(i, s, e) for s, e in inner]
+        spans += [_Span(i, a[0], b[1], pair=True) for a, b in zip(inner, inner[1:])]
+    if not sentences or not spans:
+        return sentences, [[] for _ in sentences]
+    span_texts = [passages[s.passage].text[s.start : s.end] for s in spans]
+    vectors = np.asarray(embed(sentences + span_texts), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
+    similarity = vectors[: len(sentences)] @ vectors[len(sentences) :].T
+
+    facts = [_Facts.of(t) for t in span_texts]
+    support = []
+    for i, sentence in enumerate(sentences):
+        claim = _Facts(content_words(sentence), numbers(sentence), names(sentence))
+        support.append(_support(claim, spans, facts, similarity[i]))
+    return sentences, support
+
+
+def cite(
+    answer: str, passages: Sequence[Source], embed: Callable[[list[str]], list[list[float]]]
+) -> tuple[str, list[Claim], list[Source]]:
+    """The answer with [n] markers, its claims, and the cited passages numbered in order of first use.
+
+    Cited sources carry the document offsets of the spans that support the claims citing them.
+    """
+    sentences, support = attribute(answer, passages, embed)
+    numbering: dict[int, int] = {}
+    highlights: dict[int, list[tuple[int, int]]] = {}
+    claims, parts = [], []
+    for sentence, found in zip(sentences, support):
+        cited = []
+        for p, span, _ in sorted(found, key=lambda f: f[0]):
+            n = numbering.setdefault(p, len(numbering) + 1)
+            cited.append(n)
+            base = passages[p].start
+            spot = (base + span.start, base + span.end)
+            if spot not in highlights.setdefault(p, []):
+                highlights[p].append(spot)
+        cited = sorted(cited)
+        claims.append(Claim(sentence, tuple(cited), bool(cited)))
+        parts.append(_with_markers(sentence, cited))
+    sources = [
+        passages[p].model_copy(update={"n": n, "highlights": sorted(highlights[p])})
+        for p, n in sorted(numbering.items(), key=lambda item: item[1])
+    ]
+    return " ".join(parts), claims, sources
+
+
+def _with_markers(sentence: str, cited: list[int]) -> str:
+    if not cited:
+        return sentence
+    markers = "".join(f"[{n}]" for n in cited)
+    m = re.search(r"[.!?…]+[\"'”’)\]]*$", sentence)
+    if m:
+        return f"{sentence[: m.start()]} {markers}{sentence[m.start():]}"
+    return f"{sentence} {markers}"

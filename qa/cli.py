@@ -1,0 +1,122 @@
+"""The `qa` command: index a folder, ask a question, serve the web chat, prepare the model."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from index import StoreError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", type=Path, help="store folder (env QA_STORE_DIR)")
+    p.add_argument("--collection", help="collection name (env QA_COLLECTION)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="index a folder of .txt/.md files (incremental)")
+    p.add_argument("path", nargs="?", type=Path, default=Path("seeds"), help="folder or file (default: seeds)")
+    p.add_argument("--rebuild", action="store_true", help="drop the collection and index from scratch")
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    _common(p)
+
+    p = sub.add_parser("ask", help="ask a question of the indexed documents")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the answer and its sources as JSON")
+    _common(p)
+
+    p = sub.add_parser("ui", help="serve the web chat")
+    p.add_argument("--host", help="address to bind (env QA_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (env QA_PORT, default 7860)")
+    _common(p)
+
+    sub.add_parser("model", help="assemble and verify the bundled language model; print its path")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from qa.model_file import ModelFileError
+    from qa.settings import get_settings
+
+    try:
+        settings = get_settings(
+            store_dir=getattr(args, "store", None),
+            collection=getattr(args, "collection", None),
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+        )
+        return {"index": _index, "ask": _ask, "ui": _ui, "model": _model}[args.command](args, settings)
+    except (StoreError, ModelFileError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _index(args, settings) -> int:
+    import qa
+
+    report = qa.index(args.path, settings=settings, rebuild=args.rebuild)
+    for s in report.skipped:
+        print(f"skipped {s.name}: {s.reason}", file=sys.stderr)
+    counts = {k: getattr(report, k) for k in ("documents", "chunks", "added", "updated", "removed", "unchanged", "embedded")}
+    if args.json:
+        counts["seconds"] = round(report.seconds, 3)
+        counts["skipped"] = [{"document": s.name, "reason": s.reason} for s in report.skipped]
+        print(json.dumps(counts))
+    else:
+        print(", ".join(f"{v} {k}" for k, v in counts.items()) + f" in {report.seconds:.1f} s")
+        print(f"collection '{settings.collection}' in {settings.store_dir}")
+    if report.documents == 0:
+        print(f"error: no readable .txt or .md files in {args.path}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _ask(args, settings) -> int:
+    import qa
+
+    live = sys.stdout.isatty() and not args.json
+    answer = None
+    for event in qa.stream(args.question, settings=settings):
+        if isinstance(event, str) and live:
+            print(event, end="", flush=True)
+        elif isinstance(event, qa.Answer):
+            answer = event
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        return 0
+    if live:
+        print("\n")
+    print(answer.text)
+    if answer.refused:
+        searched = ", ".join(sorted({p.document for p in answer.passages})) or "nothing (the collection is empty)"
+        print(f"\n(searched {len(answer.passages)} passages of: {searched})")
+    for s in answer.sources:
+        print(f"\n[{s.n}] {s.document}, characters {s.start}-{s.end}, score {s.score:.2f}")
+        for a, b in s.highlights:
+            quote = s.text[a - s.start : b - s.start]
+            print(f"    > {quote}")
+    return 0
+
+
+def _ui(args, settings) -> int:
+    from ui.app import serve
+
+    serve(settings)
+    return 0
+
+
+def _model(args, settings) -> int:
+    from qa.model_file import resolve_model
+
+    print(resolve_model(settings.llm_model_path, settings.model_cache_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Question in, cited answer out: retrieve, then generate, then attach citations from evidence.
+
+Each step is its own method so that the eval suite can score retrieval and answers apart.
+"""
+
+import re
+import time
+from collections.abc import Callable, Iterator
+
+from index import Source, Store, StoreError
+from qa.answer import Answer, Sentence
+from qa.citations import cite
+from qa.llm import Generator
+from qa.prompt import build_messages
+
+REFUSED = "I could not find the answer to this in the documents."
+MAX_QUESTION_CHARS = 2000
+
+# What the model says when the passages do not hold the answer, in the words seen from it.
+_MODEL_REFUSAL = re.compile(
+    r"\bI (?:do not|don['’]t) know\b|\b(?:passages?|documents?|text|context) (?:does|do) not "
+    r"(?:contain|mention|say|provide|specify|state)|\bno information\b|\bnot (?:mentioned|specified|stated) in\b|"
+    r"\bcannot (?:answer|find|determine)\b",
+    re.IGNORECASE,
+)
+
+Event = list[Source] | str | Answer
+
+
+class QuestionError(StoreError):
+    """The question cannot be asked as given (empty, too long, ...)."""
+
+
+def clean_question(question: str) -> str:
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question or "")
+    text = " ".join(text.split())
+    if not any(ch.isalnum() for ch in text):
+        raise QuestionError("The question is empty: ask something in words.")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"The question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}.")
+    return text
+
+
+class Pipeline:
+    def __init__(self, store: Store, generator: Callable[[], Generator], top_k: int, min_score: float) -> None:
+        """`generator` is called only when a question gets past retrieval, so sources come first."""
+        self.store = store
+        self._generator = generator
+        self.top_k = top_k
+        self.min_score = min_score
+
+    def retrieve(self, question: str) -> list[Source]:
+        return self.store.retrieve(question, self.top_k)
+
+    def stream(self, question: str) -> Iterator[Event]:
+        """Yields the retrieved passages, then the answer's text as it is generated, then the `Answer`."""
+        t0 = time.perf_counter()
+        question = clean_question(question)
+        passages = self.retrieve(question)
+        timings = {"sources": time.perf_counter() - t0}
+        yield passages
+        if not passages or passages[0].score < self.min_score:
+            timings["total"] = time.perf_counter() - t0
+            yield self._refused(question, passages, timings)
+            return
+        text = ""
+        for delta in self._generator().stream(build_messages(question, passages)):
+            timings.setdefault("first_token", time.perf_counter() - t0)
+            text += delta
+            yield delta
+        answer = self.finish(question, text.strip(), passages)
+        timings["total"] = time.perf_counter() - t0
+        answer.timings = timings
+        yield answer
+
+    def ask(self, question: str) -> Answer:
+        *_, answer = self.stream(question)
+        return answer
+
+    def finish(self, question: str, text: str, passages: list[Source]) -> Answer:
+        """Attach citations to the model's text; refuse when it refused or nothing supports it."""
+        if not text or _MODEL_REFUSAL.search(text):
+            return self._refused(question, passages, {})
+        marked, claims, sources = cite(text, passages, self.store.embedder.get_text_embedding_batch)
+        if not sources:
+            return self._refused(question, passages, {})
+        return Answer(
+            question=question,
+            text=marked,
+            refused=False,
+            sources=sources,
+            passages=passages,
+            sentences=[Sentence(text=c.text, citations=list(c.citations), supported=c.supported) for c in claims],
+        )
+
+    @staticmethod
+    def _refused(question: str, passages: list[Source], timings: dict[str, float]) -> Answer:
+        return Answer(question=question, text=REFUSED, refused=True, sources=[], passages=passages, timings=timings)

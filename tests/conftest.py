@@ -1,0 +1,50 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SEED_FILE = next(SEEDS.glob("*.txt"))
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED_FILE.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from qa.settings import Settings
+
+    return Settings(store_dir=tmp_path / "store", collection="test")
+
+
+@pytest.fixture
+def docs(tmp_path) -> Path:
+    """A private copy of the seed folder, free to change."""
+    folder = tmp_path / "docs"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory):
+    """Settings of a store holding the indexed seed, built once for the session."""
+    import qa
+    from qa.settings import Settings
+
+    settings = Settings(store_dir=tmp_path_factory.mktemp("seed") / "store", collection="seed")
+    qa.index(SEEDS, settings=settings, progress=False)
+    return settings
+
+
+@pytest.fixture
+def fake_llm():
+    from tests.fakes import ExtractiveLLM
+
+    return ExtractiveLLM(history=[])

@@ -1,0 +1,63 @@
+"""Citations come from evidence: a supported sentence cites its passage, an invented one cites nothing."""
+
+from index import Source
+from qa.citations import cite, sentence_spans
+from qa.components import embedder
+
+GRUSHKO = (
+    "Prior to the phone call, Russian Deputy Foreign Minister Alexander Grushko said that, “We will demand that "
+    "ironclad security guarantees become part of this agreement,” in an interview with Russian media outlet Izvestia. "
+    "Some of the guarantees that Russia demands include, he said, “…the neutral status of Ukraine, the refusal of "
+    "NATO countries to accept it into the alliance.”"
+)
+CIVILIANS = (
+    "Civilians on the ground are continuing to suffer. Earlier this month, Russian strikes killed at least 25 in "
+    "Ukraine, and Ukraine’s largest ever drone attack on Moscow killed at least three employees of a meat warehouse."
+)
+
+
+def passages() -> list[Source]:
+    return [
+        Source(id="a", document="seed.txt", text=GRUSHKO, start=1000, end=1000 + len(GRUSHKO), score=0.6),
+        Source(id="b", document="seed.txt", text=CIVILIANS, start=3000, end=3000 + len(CIVILIANS), score=0.3),
+    ]
+
+
+def embed(texts):
+    return embedder(2).get_text_embedding_batch(texts)
+
+
+def test_sentences_split_with_offsets():
+    text = "Mr. Smith met the U.S. envoy. He left!  Then: “done.” Last one"
+    parts = [text[s:e] for s, e in sentence_spans(text)]
+    assert parts == ["Mr. Smith met the U.S. envoy.", "He left!", "Then: “done.”", "Last one"]
+
+
+def test_supported_sentence_cites_its_passage_and_highlights_the_support():
+    answer = "Russia demands the neutral status of Ukraine and that NATO refuses to accept it into the alliance."
+    text, claims, sources = cite(answer, passages(), embed)
+    assert [s.id for s in sources] == ["a"] and sources[0].n == 1
+    assert claims[0].supported and claims[0].citations == (1,)
+    assert text.endswith("alliance [1].")
+    (start, end), = sources[0].highlights
+    support = GRUSHKO[start - 1000 : end - 1000]
+    assert "neutral status of Ukraine" in support and "Izvestia" not in support
+
+
+def test_each_sentence_cites_its_own_passage():
+    answer = "Grushko demanded ironclad security guarantees. Russian strikes killed at least 25 in Ukraine."
+    text, claims, sources = cite(answer, passages(), embed)
+    assert [c.citations for c in claims] == [(1,), (2,)]
+    assert [s.id for s in sources] == ["a", "b"]
+
+
+def test_invented_sentence_gets_no_citation():
+    answer = "France won the 1998 football World Cup in Paris."
+    text, claims, sources = cite(answer, passages(), embed)
+    assert sources == [] and not claims[0].supported and "[" not in text
+
+
+def test_wrong_number_is_not_supported():
+    answer = "Russian strikes killed at least 40 in Ukraine."
+    _, claims, sources = cite(answer, passages(), embed)
+    assert sources == [] and not claims[0].supported

@@ -1,0 +1,71 @@
+"""The model file is loaded only when it matches its sha256 pin."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from qa import model_file
+from qa.model_file import FILENAME, ModelFileError, bundled_model, resolve_model
+from qa.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def verified_model() -> "os.PathLike":
+    return bundled_model(Settings().model_cache_dir, progress=False)
+
+
+def test_bundled_model_is_assembled_and_verified(verified_model):
+    assert verified_model.stat().st_size == model_file.SIZE
+    assert (verified_model.parent / (FILENAME + ".verified")).exists()
+
+
+def test_tampered_model_is_refused_even_after_it_was_verified(verified_model, tmp_path):
+    cache = tmp_path / "models"
+    cache.mkdir()
+    copy = cache / FILENAME
+    shutil.copyfile(verified_model, copy)
+    assert bundled_model(cache, progress=False) == copy  # verified once, stamp written
+    with copy.open("r+b") as f:  # flip one byte, same size
+        f.seek(123_456_789)
+        byte = f.read(1)
+        f.seek(123_456_789)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(ModelFileError, match="Refusing to load"):
+        bundled_model(cache, progress=False)
+
+
+def test_truncated_model_is_refused_by_the_cli(tmp_path, seed_settings):
+    cache = tmp_path / "models"
+    cache.mkdir()
+    (cache / FILENAME).write_bytes(b"GGUF" + b"\0" * 1000)
+    env = {
+        **os.environ,
+        "QA_MODEL_CACHE_DIR": str(cache),
+        "QA_STORE_DIR": str(seed_settings.store_dir),
+        "QA_COLLECTION": seed_settings.collection,
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "ask", "What guarantees does Russia demand?"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "Refusing to load" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_own_model_file_must_be_gguf(tmp_path):
+    not_gguf = tmp_path / "model.gguf"
+    not_gguf.write_bytes(b"<html>not a model</html>")
+    with pytest.raises(ModelFileError, match="not a GGUF"):
+        resolve_model(not_gguf, tmp_path)
+    with pytest.raises(ModelFileError, match="not a file"):
+        resolve_model(tmp_path / "absent.gguf", tmp_path)
+
+
+def test_own_model_file_is_used_with_a_warning(tmp_path, capsys):
+    own = tmp_path / "mine.gguf"
+    own.write_bytes(b"GGUF" + b"\0" * 16)
+    assert resolve_model(own, tmp_path / "cache") == own
+    assert "without a hash check" in capsys.readouterr().err

@@ -1,0 +1,78 @@
+"""Retrieval, refusal, the Python API and the CLI, with the real store and embedder and a fake model."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import qa
+from qa.service import QuestionError
+
+
+def test_retrieval_ranks_the_grushko_passage_first(seed_settings):
+    passages = qa.pipeline(seed_settings).retrieve("What guarantees does Russia demand?")
+    assert "Grushko" in passages[0].text
+    assert passages == sorted(passages, key=lambda p: -p.score)
+
+
+def test_ask_cites_the_supporting_passage(seed_settings, fake_llm, seed_text):
+    answer = qa.ask("What guarantees does Russia demand?", settings=seed_settings, llm=fake_llm)
+    assert not answer.refused and "[1]" in answer.text
+    cited = answer.sources[0]
+    assert "Grushko" in cited.text and seed_text[cited.start : cited.end] == cited.text
+    assert all(cited.start <= a < b <= cited.end for a, b in cited.highlights)
+    # The prompt holds the passages, then the question.
+    prompt = fake_llm.history[-1]
+    assert "Grushko" in prompt
+    assert prompt.rfind("Passage from") < prompt.find("Question: What guarantees does Russia demand?")
+
+
+def test_stream_yields_sources_then_text_then_answer(seed_settings, fake_llm):
+    events = list(qa.stream("What did Putin reject?", settings=seed_settings, llm=fake_llm))
+    assert isinstance(events[0], list) and events[0]
+    assert all(isinstance(e, str) for e in events[1:-1]) and len(events) > 3
+    assert isinstance(events[-1], qa.Answer)
+    assert "".join(events[1:-1]).strip() in events[-1].text.replace(" [1]", "")
+
+
+def test_off_topic_question_is_refused_without_the_model(seed_settings, fake_llm):
+    answer = qa.ask("Who won the 1998 football World Cup?", settings=seed_settings, llm=fake_llm)
+    assert answer.refused and answer.sources == [] and answer.passages
+    assert fake_llm.history == []
+
+
+def test_unsupported_model_answer_is_refused(seed_settings, fake_llm):
+    fake_llm.invent = "The ceasefire was signed in Geneva by 40 delegates."
+    answer = qa.ask("Where was the ceasefire signed?", settings=seed_settings, llm=fake_llm)
+    assert answer.refused and answer.sources == []
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!...", "\x00\x07"])
+def test_empty_questions_are_rejected(seed_settings, fake_llm, question):
+    with pytest.raises(QuestionError):
+        qa.ask(question, settings=seed_settings, llm=fake_llm)
+
+
+def run_qa(*args, env_settings=None):
+    import os
+
+    env = {**os.environ, "QA_STORE_DIR": str(env_settings.store_dir), "QA_COLLECTION": env_settings.collection}
+    return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_cli_index_reports_counts_as_json(settings, docs):
+    out = run_qa("index", str(docs), "--json", env_settings=settings)
+    assert out.returncode == 0, out.stderr
+    counts = json.loads(out.stdout.strip().splitlines()[-1])
+    assert counts["documents"] == 1 and counts["added"] == 1 and counts["chunks"] > 1
+    again = json.loads(run_qa("index", str(docs), "--json", env_settings=settings).stdout.splitlines()[-1])
+    assert again["unchanged"] == 1 and again["embedded"] == 0
+    assert set(again) >= {"documents", "chunks", "added", "updated", "removed", "unchanged", "seconds"}
+
+
+def test_cli_errors_are_messages_not_tracebacks(settings, tmp_path):
+    missing = run_qa("ask", "What guarantees does Russia demand?", env_settings=settings)
+    assert missing.returncode == 2 and "qa index" in missing.stderr and "Traceback" not in missing.stderr
+    nowhere = run_qa("index", str(tmp_path / "nope"), env_settings=settings)
+    assert nowhere.returncode == 2 and "No such file" in nowhere.stderr and "Traceback" not in nowhere.stderr

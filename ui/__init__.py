@@ -1,0 +1,1 @@
+"""The web chat. It talks only to `qa`."""

@@ -1,0 +1,57 @@
+"""HTML for the sources panel: each cited passage with its supporting sentences highlighted."""
+
+from collections.abc import Sequence
+from html import escape
+
+from index import Source
+
+CSS = """
+.qa-source {border:1px solid var(--border-color-primary); border-radius:8px; padding:8px 10px; margin:0 0 10px 0;}
+.qa-source header {font-weight:600; margin-bottom:4px;}
+.qa-source .qa-score {font-weight:400; opacity:.7; margin-left:6px;}
+.qa-source p {margin:0; white-space:pre-wrap; line-height:1.45;}
+.qa-source mark {background:#ffe58a; color:#111; padding:0 1px; border-radius:2px;}
+.qa-refused {border-left:4px solid #d9822b; padding:6px 10px; background:rgba(217,130,43,.08);}
+.qa-muted {opacity:.7;}
+"""
+
+
+def highlighted(source: Source) -> str:
+    """The passage text with its highlight spans (document offsets) wrapped in <mark>."""
+    text, out, at = source.text, [], 0
+    for start, end in sorted(source.highlights):
+        a, b = max(start - source.start, at), min(end - source.start, len(text))
+        if a >= b:
+            continue
+        out += [escape(text[at:a]), "<mark>", escape(text[a:b]), "</mark>"]
+        at = b
+    out.append(escape(text[at:]))
+    return "".join(out)
+
+
+def sources_html(sources: Sequence[Source]) -> str:
+    blocks = [
+        f'<div class="qa-source" id="source-{s.n}"><header>[{s.n}] {escape(s.document)}'
+        f'<span class="qa-score">chars {s.start}–{s.end} · relevance {s.score:.2f}</span></header>'
+        f"<p>{highlighted(s)}</p></div>"
+        for s in sources
+    ]
+    return "".join(blocks) or '<p class="qa-muted">No sources cited.</p>'
+
+
+def searching_html(passages: Sequence[Source]) -> str:
+    """Shown while the model writes: what retrieval found, before anything is cited."""
+    if not passages:
+        return '<p class="qa-muted">Nothing found in the collection.</p>'
+    items = "".join(
+        f"<li>{escape(p.document)} · chars {p.start}–{p.end} · relevance {p.score:.2f}</li>" for p in passages
+    )
+    return f'<p class="qa-muted">Found {len(passages)} passages; writing the answer…</p><ul>{items}</ul>'
+
+
+def refused_html(passages: Sequence[Source]) -> str:
+    docs = ", ".join(sorted({escape(p.document) for p in passages})) or "nothing (the collection is empty)"
+    best = f" The closest passage scored {passages[0].score:.2f}." if passages else ""
+    return (
+        f'<div class="qa-refused">Not in the documents. Searched {len(passages)} passages of: {docs}.{best}</div>'
+    )
