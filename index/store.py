@@ -104,6 +104,15 @@ class Store:
             counts[meta["document"]] += 1
         return dict(counts)
 
+    def chunks(self) -> list[Source]:
+        """Every chunk in the collection, in document order (score 0): for keyword search and evaluation."""
+        got = self._collection.get(include=["documents", "metadatas"])
+        found = [
+            Source(id=id_, document=m["document"], text=text, start=m["start"], end=m["end"], score=0.0)
+            for id_, text, m in zip(got["ids"], got["documents"], got["metadatas"])
+        ]
+        return sorted(found, key=lambda s: (s.document, s.start))
+
     def _rows(self) -> tuple[list[str], list[dict]]:
         got = self._collection.get(include=["metadatas"])
         return got["ids"], got["metadatas"]

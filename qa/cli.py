@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     _common(p)
 
     sub.add_parser("model", help="assemble and verify the bundled language model; print its path")
+
+    p = sub.add_parser("eval", help="run the eval suite against reference answers")
+    from eval.cli import add_arguments
+
+    add_arguments(p)
+    _common(p)
     return parser
 
 
@@ -49,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
         )
-        return {"index": _index, "ask": _ask, "ui": _ui, "model": _model}[args.command](args, settings)
+        commands = {"index": _index, "ask": _ask, "ui": _ui, "model": _model, "eval": _eval}
+        return commands[args.command](args, settings)
     except (StoreError, ModelFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -109,6 +116,12 @@ def _ui(args, settings) -> int:
 
     serve(settings)
     return 0
+
+
+def _eval(args, settings) -> int:
+    from eval.cli import run
+
+    return run(args, settings)
 
 
 def _model(args, settings) -> int:

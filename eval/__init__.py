@@ -1,0 +1,1 @@
+"""The eval suite: reference questions in, per-question results, aggregated metrics and a report out."""
