@@ -1,11 +1,159 @@
-"""`qa eval`: placeholder until the eval suite lands."""
+"""`qa eval`: run a reference set through the pipeline, score it, write the results file and the report.
+
+    qa eval                                   # the seed set, every question
+    qa eval --set xquad.en.json --sample 200  # a SQuAD-format file: its paragraphs are indexed first
+    qa eval --gate                            # the CI subset, checked against eval/thresholds.json
+    qa eval --compare A.jsonl B.jsonl         # what improved and what regressed between two runs
+"""
 
 import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from index import StoreError
+
+RUNS = Path(__file__).resolve().parent / "runs"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", default="seed", help="'seed' or a SQuAD-format JSON file")
+    p.add_argument("--set", default="seed", help="'seed', a SQuAD-format .json file, or a seed-format .jsonl file")
+    p.add_argument("--docs", type=Path, help="for a .jsonl set: the folder its support phrases come from")
+    p.add_argument("--sample", type=int, metavar="N", help="evaluate N questions drawn at random (fixed seed)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of --sample (default 0)")
+    p.add_argument("--ids", help="comma-separated question ids to evaluate")
+    p.add_argument("--gate", action="store_true", help="the CI subset of the seed set, checked against the thresholds")
+    p.add_argument("--retrieval-only", action="store_true", help="score retrieval only, without the language model")
+    p.add_argument("--out", type=Path, help=f"runs folder (default {RUNS})")
+    p.add_argument("--rebuild", action="store_true", help="re-index the set's documents from scratch")
+    p.add_argument("--json", action="store_true", help="end with one JSON line: the metrics and the file paths")
+    p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two results files and exit")
 
 
-def run(args, settings) -> int:
-    raise SystemExit("qa eval is not built yet")
+def run(args: argparse.Namespace, settings, llm=None) -> int:
+    """`llm` replaces the configured language model (tests pass a fake one)."""
+    if args.compare:
+        return _compare(args)
+    from eval import gate, references, report, runner
+    from eval.metrics import aggregate
+
+    t0, started = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S")
+    refset = references.load("seed" if args.gate else args.set, args.docs)
+    refs = refset.references
+    thresholds = gate.load() if args.gate else None
+    if thresholds:
+        refs = references.select(refs, thresholds["questions"])
+    elif args.ids:
+        refs = references.select(refs, [i.strip() for i in args.ids.split(",") if i.strip()])
+    if args.sample is not None:
+        if args.sample < 1:
+            raise StoreError("--sample must be at least 1")
+        refs = references.sample(refs, args.sample, args.seed)
+    name = f"{refset.name}-gate" if args.gate else refset.name
+    runs = args.out or RUNS
+    settings = settings.model_copy(
+        update={"store_dir": args.store or runs / "store", "collection": args.collection or f"eval-{refset.name}"}
+    )
+    indexed = runner.prepare(refset, settings, runs / "cache", rebuild=args.rebuild)
+    if indexed["chunks"] == 0:
+        raise StoreError(f"nothing was indexed from {refset.source}")
+
+    folder = _new_folder(runs, name)
+    results = folder / "results.jsonl"
+    with results.open("w", encoding="utf-8") as out:
+
+        def write(row: dict) -> None:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+
+        rows = runner.run(refs, settings, llm=llm, answers=not args.retrieval_only, on_row=write)
+    summary = {
+        "set": name,
+        "source": refset.source,
+        "started": started,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "sample": args.sample,
+        "seed": args.seed,
+        "retrieval_only": args.retrieval_only,
+        "settings": {k: getattr(settings, k) for k in ("top_k", "min_score", "chunk_size", "chunk_overlap", "temperature", "threads")},
+        "index": indexed,
+        "metrics": aggregate(rows),
+        "results": str(results),
+        "report": str(folder / "report.html"),
+    }
+    previous = find_previous(runs, name, folder)
+    summary["previous"] = previous and previous["results"]
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    report.write(folder / "report.html", summary, rows, previous)
+
+    print(format_table(summary, rows))
+    failed = gate.check(summary["metrics"], thresholds) if thresholds else []
+    for message in failed:
+        print(f"gate: {message}", file=sys.stderr)
+    if args.json:
+        flat = {"set": name, **summary["metrics"], "seconds": summary["seconds"], "results": summary["results"],
+                "report": summary["report"]}  # fmt: skip
+        if thresholds:
+            flat["gate_failures"] = failed
+        print(json.dumps(flat, default=str))
+    return 1 if failed else 0
+
+
+def _new_folder(runs: Path, name: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder, n = runs / f"{stamp}-{name}", 1
+    while folder.exists():
+        n += 1
+        folder = runs / f"{stamp}-{n}-{name}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def find_previous(runs: Path, name: str, current: Path) -> dict | None:
+    """The summary of the latest earlier run of the same set in `runs` (folders sort by time)."""
+    for path in sorted(runs.glob("*/summary.json"), key=lambda p: p.parent.name, reverse=True):
+        if path.parent == current or path.parent.name > current.name:
+            continue
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if summary.get("set") == name:
+            return summary
+    return None
+
+
+def format_table(summary: dict, rows: list[dict]) -> str:
+    from eval.metrics import BASELINE, METRICS
+
+    m = summary["metrics"]
+    lines = [
+        f"{summary['set']}: {m['questions']} questions ({m['answerable']} answerable, {m['unanswerable']} unanswerable) "
+        f"in {summary['seconds']:.0f} s",
+        "",
+        f"{'metric':34} {'answer':>8} {'BM25':>8}",
+    ]
+    for name, (label, _) in METRICS.items():
+        value = m.get(name)
+        if value is None and name not in BASELINE:
+            continue
+        base = m["baseline"].get(name) if name in BASELINE else None
+        lines.append(f"{label:34} {_num(value):>8} {_num(base) if name in BASELINE else '':>8}")
+    failed = sum(bool(r["failures"]) for r in rows)
+    lines += ["", f"failed questions: {failed} of {len(rows)}", f"results: {summary['results']}", f"report:  {summary['report']}"]
+    return "\n".join(lines)
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from eval.compare import compare, format_text
+
+    result = compare(*args.compare)
+    print(format_text(result))
+    if args.json:
+        print(json.dumps(result, default=str))
+    return 0

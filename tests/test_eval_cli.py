@@ -1,0 +1,110 @@
+"""`qa eval` end to end on tiny inputs: the real store and embedder, the fake model."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eval import cli
+
+IDS = "seed-04,seed-06,seed-20,seed-54"  # three answerable, one off-topic
+
+
+def eval_args(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    cli.add_arguments(p)
+    p.add_argument("--store", type=Path)
+    p.add_argument("--collection")
+    return p.parse_args(argv)
+
+
+def last_json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_seed_subset_writes_results_report_and_json(tmp_path, settings, fake_llm, capsys):
+    runs = tmp_path / "runs"
+    assert cli.run(eval_args("--ids", IDS, "--out", str(runs), "--json"), settings, llm=fake_llm) == 0
+    out = capsys.readouterr().out
+    got = last_json(out)
+    assert "retrieval hit@1" in out and "BM25" in out  # the terminal table
+    assert got["set"] == "seed" and got["questions"] == 4 and got["unanswerable"] == 1
+    for key in ("hit_at_1", "hit_at_k", "mrr", "f1", "exact_match", "key_present", "citation_precision",
+                "citation_recall", "refusal_accuracy", "false_refusal_rate", "total_p50", "total_p95"):  # fmt: skip
+        assert key in got
+    assert set(got["baseline"]) == {"hit_at_1", "hit_at_k", "mrr"}
+    rows = [json.loads(line) for line in Path(got["results"]).read_text().splitlines()]
+    assert [r["id"] for r in rows] == IDS.split(",")
+    kursk = rows[0]
+    assert kursk["retrieval"]["rank"] == 1 and kursk["sources"] and kursk["timings"]["total"] > 0
+    assert not rows[-1]["answerable"] and rows[-1]["refused"]
+    html = Path(got["report"]).read_text()
+    assert "<svg" in html and "no previous run" in html
+
+    # A second run of the same set is compared with the first.
+    assert cli.run(eval_args("--ids", IDS, "--out", str(runs), "--json"), settings, llm=fake_llm) == 0
+    second = last_json(capsys.readouterr().out)
+    assert second["results"] != got["results"]
+    assert got["results"] in Path(second["report"]).read_text()
+
+
+def test_squad_file_is_indexed_and_sampled(tmp_path, settings, fake_llm, capsys):
+    paragraphs = [
+        ("Kursk is a city in western Russia, at the confluence of the Kur and Tuskar rivers.", "Which rivers meet at Kursk?", "the Kur and Tuskar rivers"),
+        ("The violin is a wooden string instrument with four strings tuned in perfect fifths.", "How many strings does a violin have?", "four"),
+        ("Photosynthesis converts light energy into chemical energy stored in glucose.", "What does photosynthesis store energy in?", "glucose"),
+    ]  # fmt: skip
+    data = {"version": "1.1", "data": [{"title": f"T{i}", "paragraphs": [
+        {"context": c, "qas": [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": c.find(a)}]}]}
+    ]} for i, (c, q, a) in enumerate(paragraphs)]}  # fmt: skip
+    path = tmp_path / "mini.json"
+    path.write_text(json.dumps(data))
+    runs = tmp_path / "runs"
+    args = eval_args("--set", str(path), "--sample", "2", "--out", str(runs), "--retrieval-only", "--json")
+    assert cli.run(args, settings, llm=fake_llm) == 0
+    got = last_json(capsys.readouterr().out)
+    assert got["set"] == "mini" and got["questions"] == 2
+    assert got["hit_at_1"] == 1.0 and got["baseline"]["hit_at_1"] == 1.0
+    assert sorted(p.name for p in (runs / "cache" / "mini").iterdir()) == [
+        "000-000-t0.txt", "001-000-t1.txt", "002-000-t2.txt"]  # fmt: skip
+
+
+def _qa(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QA_STORE_DIR": str(cwd / "store")}
+    return subprocess.run([sys.executable, "-m", "qa.cli", "eval", *argv], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=120)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--set", "missing.json"], "No such reference set: missing.json"),
+        (["--set", "bad.json"], "is not a SQuAD-format JSON file"),
+        (["--compare", "missing.jsonl", "bad.json"], "No such results file"),
+        (["--compare", "bad.json", "bad.json"], "is not a results file of qa eval"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
+    (tmp_path / "bad.json").write_text("[1, 2, 3]")
+    out = _qa(*argv, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("error: ") and message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_compare_from_the_command_line(tmp_path):
+    from tests.test_eval_metrics import row
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text(json.dumps(row("1", rank=2)) + "\n" + json.dumps(row("2")) + "\n")
+    b.write_text(json.dumps(row("1", rank=1)) + "\n" + json.dumps(row("2", key=0.0)) + "\n")
+    out = _qa("--compare", str(a), str(b), "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "improved (1):" in out.stdout and "regressed (1):" in out.stdout
+    got = last_json(out.stdout)
+    assert got["metrics"]["hit_at_1"] == {"a": 0.5, "b": 1.0}
+    assert [q["id"] for q in got["regressed"]] == ["2"]
