@@ -76,13 +76,15 @@ def run(args: argparse.Namespace, settings, llm=None) -> int:
         "sample": args.sample,
         "seed": args.seed,
         "retrieval_only": args.retrieval_only,
+        "selection": _selection(refs),
+        "revision": _revision(),
         "settings": {k: getattr(settings, k) for k in ("top_k", "min_score", "chunk_size", "chunk_overlap", "temperature", "threads")},
         "index": indexed,
         "metrics": aggregate(rows),
         "results": str(results),
         "report": str(folder / "report.html"),
     }
-    previous = find_previous(runs, name, folder)
+    previous = find_previous(runs, summary, folder)
     summary["previous"] = previous and previous["results"]
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     report.write(folder / "report.html", summary, rows, previous)
@@ -110,8 +112,16 @@ def _new_folder(runs: Path, name: str) -> Path:
     return folder
 
 
-def find_previous(runs: Path, name: str, current: Path) -> dict | None:
-    """The summary of the latest earlier run of the same set in `runs` (folders sort by time)."""
+def _selection(refs) -> str:
+    """A fingerprint of the questions asked: only runs over the same questions are compared."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(r.id for r in refs).encode()).hexdigest()[:16]
+
+
+def find_previous(runs: Path, current_summary: dict, current: Path) -> dict | None:
+    """The summary of the latest earlier comparable run in `runs`: same set, questions and mode."""
+    same = ("set", "selection", "retrieval_only")
     for path in sorted(runs.glob("*/summary.json"), key=lambda p: p.parent.name, reverse=True):
         if path.parent == current or path.parent.name > current.name:
             continue
@@ -119,7 +129,7 @@ def find_previous(runs: Path, name: str, current: Path) -> dict | None:
             summary = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if summary.get("set") == name:
+        if all(summary.get(k) == current_summary[k] for k in same):
             return summary
     return None
 
@@ -143,6 +153,18 @@ def format_table(summary: dict, rows: list[dict]) -> str:
     failed = sum(bool(r["failures"]) for r in rows)
     lines += ["", f"failed questions: {failed} of {len(rows)}", f"results: {summary['results']}", f"report:  {summary['report']}"]
     return "\n".join(lines)
+
+
+def _revision() -> str | None:
+    """The checked-out commit (with -dirty for local changes): which code produced these figures."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                             cwd=RUNS.parent, timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 def _num(v) -> str:

@@ -38,14 +38,13 @@ def metric_bars(labels: Sequence[str], series: dict[str, Sequence[float | None]]
         body.append(f"<text x='{gx}' y='{height - 8}' text-anchor='middle' {FONT} fill='#6b7280'>{t:g}</text>")
     for i, label in enumerate(labels):
         y0 = top + i * group
+        present = [n for n in names if series[n][i] is not None]
         body.append(
-            f"<text x='{left - 8}' y='{y0 + group / 2}' text-anchor='end' dominant-baseline='middle' {FONT}>"
-            f"{escape(label)}</text>"
+            f"<text x='{left - 8}' y='{y0 + max(1, len(present)) * bar / 2}' text-anchor='end' "
+            f"dominant-baseline='middle' {FONT}>{escape(label)}</text>"
         )
-        for j, name in enumerate(names):
+        for j, name in enumerate(present):
             v = series[name][i]
-            if v is None:
-                continue
             y = y0 + j * bar
             colour = COLOURS.get(name, "#6b7280")
             body.append(f"<rect x='{left}' y='{y}' width='{max(1.0, plot * v):.1f}' height='{bar - 2}' fill='{colour}'>"
