@@ -11,6 +11,9 @@ from index.documents import Document
 from index.embedding import MAX_TOKENS
 
 
+_KEYS = ["document", "doc_sha256", "chunk", "chunks", "start", "end", "page"]
+
+
 def make_splitter(tokenize: Callable[[str], list], chunk_size: int, chunk_overlap: int) -> SentenceSplitter:
     if not 16 <= chunk_size <= MAX_TOKENS:
         raise ValueError(f"chunk_size must be between 16 and {MAX_TOKENS} tokens, got {chunk_size}")
@@ -29,35 +32,47 @@ def chunk_id(doc: Document, index: int) -> str:
     return f"{name}-{doc.sha256[:16]}-{index:05d}"
 
 
+def _spans(doc: Document, splitter: SentenceSplitter) -> list[tuple[int, str]]:
+    """(start, text) of each chunk; a paged document is split page by page, so no chunk spans two pages."""
+    bounds = [*doc.pages, len(doc.text)] if doc.pages else [0, len(doc.text)]
+    spans = []
+    for lo, hi in zip(bounds, bounds[1:]):
+        part = doc.text[lo:hi]
+        if not part.strip():
+            continue
+        cursor = 0
+        for node in splitter.get_nodes_from_documents([LlamaDocument(text=part, id_=doc.name)]):
+            text = node.get_content()
+            at = part.find(text, cursor)
+            if at < 0:
+                at = part.find(text)
+            if at < 0:
+                raise RuntimeError(f"a chunk of {doc.name} is not a span of the document")
+            cursor = at + 1
+            spans.append((lo + at, text))
+    return spans
+
+
 def split(doc: Document, splitter: SentenceSplitter) -> list[TextNode]:
     """Chunks of `doc` as nodes with `doc.text[start:end] == node.text`."""
-    parsed = splitter.get_nodes_from_documents([LlamaDocument(text=doc.text, id_=doc.name)])
-    nodes = []
-    cursor = 0
-    for i, node in enumerate(parsed):
-        text = node.get_content()
-        start = doc.text.find(text, cursor)
-        if start < 0:
-            start = doc.text.find(text)
-        if start < 0:
-            raise RuntimeError(f"chunk {i} of {doc.name} is not a span of the document")
-        cursor = start + 1
-        nodes.append(
-            TextNode(
-                id_=chunk_id(doc, i),
-                text=text,
-                start_char_idx=start,
-                end_char_idx=start + len(text),
-                metadata={
-                    "document": doc.name,
-                    "doc_sha256": doc.sha256,
-                    "chunk": i,
-                    "chunks": len(parsed),
-                    "start": start,
-                    "end": start + len(text),
-                },
-                excluded_embed_metadata_keys=["document", "doc_sha256", "chunk", "chunks", "start", "end"],
-                excluded_llm_metadata_keys=["document", "doc_sha256", "chunk", "chunks", "start", "end"],
-            )
+    spans = _spans(doc, splitter)
+    return [
+        TextNode(
+            id_=chunk_id(doc, i),
+            text=text,
+            start_char_idx=start,
+            end_char_idx=start + len(text),
+            metadata={
+                "document": doc.name,
+                "doc_sha256": doc.sha256,
+                "chunk": i,
+                "chunks": len(spans),
+                "start": start,
+                "end": start + len(text),
+                **({"page": doc.page_at(start)} if doc.pages else {}),
+            },
+            excluded_embed_metadata_keys=_KEYS,
+            excluded_llm_metadata_keys=_KEYS,
         )
-    return nodes
+        for i, (start, text) in enumerate(spans)
+    ]

@@ -1,19 +1,28 @@
 """Read the documents of a folder: their names, text and content hash."""
 
+import bisect
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.errors import StoreError
+from index.readers import Unreadable, read_text
 
-SUFFIXES = (".txt", ".md")
+SUFFIXES = (".txt", ".md", ".pdf", ".html", ".htm", ".docx")
 
 
 @dataclass(frozen=True)
 class Document:
     name: str  # path relative to the indexed folder, with forward slashes
     text: str
-    sha256: str
+    sha256: str  # of the file's bytes
+    pages: tuple[int, ...] = ()  # where each page starts in `text`, for paged formats
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page number of a character offset, or None when the format has no pages."""
+        if not self.pages:
+            return None
+        return bisect.bisect_right(self.pages, offset)
 
 
 @dataclass(frozen=True)
@@ -45,19 +54,15 @@ def read_folder(path: Path, max_bytes: int) -> tuple[list[Document], list[Skippe
         if reason:
             skipped.append(Skipped(name, reason))
             continue
-        data = file.read_bytes()
         try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            skipped.append(Skipped(name, "not UTF-8 text"))
-            continue
-        if "\x00" in text:
-            skipped.append(Skipped(name, "binary content"))
+            text, pages = read_text(file)
+        except Unreadable as e:
+            skipped.append(Skipped(name, str(e)))
             continue
         if not text.strip():
-            skipped.append(Skipped(name, "empty"))
+            skipped.append(Skipped(name, "no text in it"))
             continue
-        docs.append(Document(name, text, hashlib.sha256(data).hexdigest()))
+        docs.append(Document(name, text, hashlib.sha256(file.read_bytes()).hexdigest(), tuple(pages)))
     return docs, skipped
 
 
@@ -68,3 +73,10 @@ def _unreadable(file: Path, root: Path, max_bytes: int) -> str | None:
     if size > max_bytes:
         return f"too large ({size:,} bytes; the limit is {max_bytes:,}, setting QA_MAX_FILE_BYTES)"
     return None
+
+
+def fingerprint(path: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every file under `path`: cheap to compare, to notice that something changed."""
+    path = Path(path)
+    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path] if path.exists() else []
+    return {str(f): (f.stat().st_size, f.stat().st_mtime_ns) for f in files}

@@ -15,5 +15,6 @@ class Source(BaseModel):
     start: int
     end: int
     score: float
+    page: int | None = None  # 1-based, for paged formats (PDF)
     n: int | None = None
     highlights: list[tuple[int, int]] = Field(default_factory=list)

@@ -13,6 +13,7 @@ from index.errors import StoreError
 from index.source import Source
 
 if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
 WRITE_BATCH = 256
@@ -41,25 +42,17 @@ class Store:
 
     def __init__(
         self,
-        path: Path,
+        client: "ClientAPI",
         collection: str,
         embedder: "Callable[[], BaseEmbedding]",
         chunk_size: int = 128,
         chunk_overlap: int = 16,
         create: bool = False,
     ) -> None:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        self.path = Path(path)
         self.name = collection
         self._load_embedder = embedder
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
-        if not create and not (self.path / "chroma.sqlite3").exists():
-            raise StoreError(f"No index at {self.path}. Build it first: qa index PATH --store {self.path}")
-        self.path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(str(self.path), settings=ChromaSettings(anonymized_telemetry=False))
         if create:
             self._collection = client.get_or_create_collection(collection, metadata=self._wanted_metadata())
         else:
@@ -67,7 +60,7 @@ class Store:
             if collection not in names:
                 have = ", ".join(names) or "none"
                 raise StoreError(
-                    f"No collection '{collection}' in {self.path} (collections: {have}). "
+                    f"No collection '{collection}' in the store (collections: {have}). "
                     f"Build it first: qa index PATH --collection {collection}"
                 )
             self._collection = client.get_collection(collection)
@@ -108,7 +101,7 @@ class Store:
         """Every chunk in the collection, in document order (score 0): for keyword search and evaluation."""
         got = self._collection.get(include=["documents", "metadatas"])
         found = [
-            Source(id=id_, document=m["document"], text=text, start=m["start"], end=m["end"], score=0.0)
+            Source(id=id_, document=m["document"], text=text, start=m["start"], end=m["end"], page=m.get("page"), score=0.0)
             for id_, text, m in zip(got["ids"], got["documents"], got["metadatas"])
         ]
         return sorted(found, key=lambda s: (s.document, s.start))
@@ -123,8 +116,22 @@ class Store:
         Incremental by content hash, checked against the collection itself: unchanged documents
         are not re-embedded, changed ones have their old chunks replaced, deleted ones removed.
         New chunks are written before stale ones are deleted, so an interrupted run leaves no
-        document without chunks and the next run converges to the same state.
+        document without chunks and the next run converges to the same state. Given a single
+        file, it adds or updates that document and removes nothing.
         """
+        docs, skipped = read_folder(folder, max_file_bytes)
+        return self._apply(docs, skipped, prune=Path(folder).is_dir(), progress=progress)
+
+    def add_files(self, files: list[Path], max_file_bytes: int = 20_000_000, progress: bool = True) -> IndexReport:
+        """Add or update these files (named by their file name), leaving other documents alone."""
+        docs, skipped = [], []
+        for file in files:
+            got, missed = read_folder(Path(file), max_file_bytes)
+            docs += got
+            skipped += missed
+        return self._apply(docs, skipped, prune=False, progress=progress)
+
+    def _apply(self, docs: list, skipped: list[Skipped], prune: bool, progress: bool) -> IndexReport:
         t0 = time.perf_counter()
         meta = self._collection.metadata or {}
         if (meta.get("chunk_size"), meta.get("chunk_overlap")) != (self.chunk_size, self.chunk_overlap):
@@ -133,7 +140,6 @@ class Store:
                 f"chunk_overlap={meta.get('chunk_overlap')}; this run asks for {self.chunk_size}, "
                 f"{self.chunk_overlap}. Rebuild it: qa index PATH --collection {self.name} --rebuild"
             )
-        docs, skipped = read_folder(folder, max_file_bytes)
         report = IndexReport(documents=len(docs), skipped=skipped)
 
         stored: dict[str, dict[str, dict]] = defaultdict(dict)
@@ -160,7 +166,7 @@ class Store:
                 report.updated += 1
             else:
                 report.added += 1
-        for rows in stored.values():
+        for rows in stored.values() if prune else ():
             report.removed += 1
             to_delete += list(rows)
 
@@ -196,22 +202,12 @@ class Store:
             query_embeddings=[vector], n_results=top_k, include=["documents", "metadatas", "distances"]
         )
         return [
-            Source(id=id_, document=m["document"], text=text, start=m["start"], end=m["end"], score=1.0 - dist)
+            Source(
+                id=id_, document=m["document"], text=text, start=m["start"], end=m["end"], page=m.get("page"),
+                score=1.0 - dist,
+            )  # fmt: skip
             for id_, text, m, dist in zip(
                 got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
             )
         ]
 
-
-def drop_collection(path: Path, collection: str) -> bool:
-    """Delete a collection if it exists; True when something was deleted."""
-    if not (Path(path) / "chroma.sqlite3").exists():
-        return False
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    client = chromadb.PersistentClient(str(path), settings=ChromaSettings(anonymized_telemetry=False))
-    if collection not in [c.name for c in client.list_collections()]:
-        return False
-    client.delete_collection(collection)
-    return True

@@ -7,7 +7,7 @@
 Models are loaded on first use and reused for the life of the process.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
     from qa.service import Event, Pipeline
 
-__all__ = ["Answer", "IndexReport", "Sentence", "Settings", "Source", "StoreError", "ask", "get_settings", "index", "pipeline", "stream"]
+__all__ = [
+    "Answer", "IndexReport", "Sentence", "Settings", "Source", "StoreError",
+    "add_files", "ask", "collections", "delete_collection", "get_settings", "index", "pipeline", "stream",
+]  # fmt: skip
 
 
 def _settings(settings: Settings | None, **overrides) -> Settings:
@@ -53,10 +56,15 @@ def stream(
     collection: str | None = None,
     settings: Settings | None = None,
     llm: "LLM | None" = None,
+    history: "Sequence[tuple[str, str]]" = (),
 ) -> Iterator["Event"]:
-    """Yields the retrieved passages (list[Source]), then text as it is generated (str), then the `Answer`."""
+    """Yields the retrieved passages (list[Source]), then text as it is generated (str), then the `Answer`.
+
+    `history` holds earlier (question, answer) pairs of a conversation: a follow-up is rewritten to
+    stand alone before it is searched.
+    """
     s = _settings(settings, store_dir=store_dir, collection=collection)
-    yield from pipeline(s, llm).stream(question)
+    yield from pipeline(s, llm).stream(question, history)
 
 
 def ask(
@@ -66,10 +74,11 @@ def ask(
     collection: str | None = None,
     settings: Settings | None = None,
     llm: "LLM | None" = None,
+    history: "Sequence[tuple[str, str]]" = (),
 ) -> Answer:
     """Answer `question` from the indexed documents, with its cited sources."""
     s = _settings(settings, store_dir=store_dir, collection=collection)
-    return pipeline(s, llm).ask(question)
+    return pipeline(s, llm).ask(question, history)
 
 
 def index(
@@ -86,8 +95,44 @@ def index(
 
     s = _settings(settings, store_dir=store_dir, collection=collection)
     if rebuild:
-        from index.store import drop_collection
+        from index.client import drop_collection
 
-        drop_collection(s.store_dir, s.collection)
+        drop_collection(components.client(s, create=True), s.collection)
         components.forget_stores()
     return components.store(s, create=True).sync(Path(path), s.max_file_bytes, progress=progress)
+
+
+def add_files(
+    files: "list[str | Path]",
+    *,
+    collection: str | None = None,
+    settings: Settings | None = None,
+    progress: bool = True,
+) -> IndexReport:
+    """Add or update these files in the collection (created if new), leaving its other documents alone."""
+    from qa import components
+
+    s = _settings(settings, collection=collection)
+    return components.store(s, create=True).add_files([Path(f) for f in files], s.max_file_bytes, progress)
+
+
+def collections(settings: Settings | None = None) -> list[str]:
+    """Names of the collections in the store (none when there is no store yet)."""
+    from index.client import list_collections
+    from qa import components
+
+    try:
+        return list_collections(components.client(settings or get_settings()))
+    except StoreError:
+        return []
+
+
+def delete_collection(name: str, settings: Settings | None = None) -> bool:
+    """Delete a collection and its chunks; False when there was none of that name."""
+    from index.client import drop_collection
+    from qa import components
+
+    settings = settings or get_settings()
+    deleted = drop_collection(components.client(settings), name)
+    components.forget_stores()
+    return deleted

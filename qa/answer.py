@@ -13,23 +13,30 @@ class Sentence(BaseModel):
 
 class Answer(BaseModel):
     question: str
+    query: str = ""  # what was searched: the question rewritten to stand alone in a conversation
     text: str  # with [n] markers
     refused: bool
     sources: list[Source]  # the cited passages; source.n is the marker number
     passages: list[Source]  # everything retrieved: what was searched, cited or not
     sentences: list[Sentence] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)  # seconds: sources, first_token, total
+    error: str | None = None  # the language model could not answer; `passages` still shows what was found
 
     def to_json(self) -> dict:
         """The CLI's and the web API's shape."""
         return {
             "question": self.question,
+            "query": self.query or self.question,
             "answer": self.text,
             "refused": self.refused,
+            "error": self.error,
             "sources": [
-                {k: s.model_dump()[k] for k in ("n", "document", "text", "start", "end", "score", "highlights")}
+                {k: s.model_dump()[k] for k in ("n", "document", "page", "text", "start", "end", "score", "highlights")}
                 for s in self.sources
             ],
             "sentences": [s.model_dump() for s in self.sentences],
             "timings": self.timings,
+            "searched": [
+                {k: p.model_dump()[k] for k in ("document", "start", "end", "score")} for p in self.passages
+            ],
         }

@@ -3,6 +3,7 @@
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from index import StoreError
@@ -21,6 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", type=Path, default=Path("seeds"), help="folder or file (default: seeds)")
     p.add_argument("--rebuild", action="store_true", help="drop the collection and index from scratch")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    p.add_argument("--watch", action="store_true", help="keep the collection in step with the folder until Ctrl-C")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between checks with --watch")
+    _common(p)
+
+    p = sub.add_parser("collections", help="list the collections, or delete one")
+    p.add_argument("--delete", metavar="NAME", help="delete this collection and its chunks")
     _common(p)
 
     p = sub.add_parser("ask", help="ask a question of the indexed documents")
@@ -55,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
         )
-        commands = {"index": _index, "ask": _ask, "ui": _ui, "model": _model, "eval": _eval}
+        commands = {"index": _index, "ask": _ask, "ui": _ui, "model": _model, "eval": _eval, "collections": _collections}
         return commands[args.command](args, settings)
     except (StoreError, ModelFileError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -65,9 +72,39 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _index(args, settings) -> int:
+    code = _index_once(args, settings, rebuild=args.rebuild)
+    if not args.watch:
+        return code
+    from index.documents import fingerprint
+
+    print(f"watching {args.path} (Ctrl-C to stop)", file=sys.stderr)
+    seen = fingerprint(args.path)
+    while True:
+        time.sleep(args.interval)
+        now = fingerprint(args.path)
+        if now != seen:
+            seen = now
+            _index_once(args, settings, rebuild=False)
+
+
+def _collections(args, settings) -> int:
     import qa
 
-    report = qa.index(args.path, settings=settings, rebuild=args.rebuild)
+    if args.delete:
+        if not qa.delete_collection(args.delete, settings):
+            print(f"error: no collection '{args.delete}'", file=sys.stderr)
+            return 2
+        print(f"deleted collection '{args.delete}'")
+        return 0
+    for name in qa.collections(settings):
+        print(name)
+    return 0
+
+
+def _index_once(args, settings, rebuild: bool) -> int:
+    import qa
+
+    report = qa.index(args.path, settings=settings, rebuild=rebuild)
     for s in report.skipped:
         print(f"skipped {s.name}: {s.reason}", file=sys.stderr)
     counts = {k: getattr(report, k) for k in ("documents", "chunks", "added", "updated", "removed", "unchanged", "embedded")}
@@ -77,7 +114,7 @@ def _index(args, settings) -> int:
         print(json.dumps(counts))
     else:
         print(", ".join(f"{v} {k}" for k, v in counts.items()) + f" in {report.seconds:.1f} s")
-        print(f"collection '{settings.collection}' in {settings.store_dir}")
+        print(f"collection '{settings.collection}' in {settings.chroma_url or settings.store_dir}")
     if report.documents == 0:
         print(f"error: no readable .txt or .md files in {args.path}", file=sys.stderr)
         return 1
@@ -96,15 +133,21 @@ def _ask(args, settings) -> int:
             answer = event
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
-        return 0
+        return 1 if answer.error else 0
     if live:
         print("\n")
+    if answer.error:
+        print(f"error: {answer.error}", file=sys.stderr)
+        for p in answer.passages:
+            print(f"found: {p.document}, characters {p.start}-{p.end}, score {p.score:.2f}", file=sys.stderr)
+        return 1
     print(answer.text)
     if answer.refused:
         searched = ", ".join(sorted({p.document for p in answer.passages})) or "nothing (the collection is empty)"
         print(f"\n(searched {len(answer.passages)} passages of: {searched})")
     for s in answer.sources:
-        print(f"\n[{s.n}] {s.document}, characters {s.start}-{s.end}, score {s.score:.2f}")
+        page = f", p. {s.page}" if s.page else ""
+        print(f"\n[{s.n}] {s.document}{page}, characters {s.start}-{s.end}, score {s.score:.2f}")
         for a, b in s.highlights:
             quote = s.text[a - s.start : b - s.start]
             print(f"    > {quote}")

@@ -28,7 +28,10 @@ def embedder(threads: int) -> "BaseEmbedding":
     return load_embedder(threads)
 
 
-_LLM_FIELDS = ("llm_mode", "llm_model_path", "model_cache_dir", "context_window", "max_new_tokens", "temperature", "threads")
+_LLM_FIELDS = (
+    "llm_mode", "llm_model_path", "model_cache_dir", "context_window", "max_new_tokens", "temperature", "threads",
+    "llm_base_url", "llm_model", "llm_api_key", "llm_timeout",
+)  # fmt: skip
 _generators: dict[tuple, Generator] = {}
 
 
@@ -38,7 +41,8 @@ def generator(settings: Settings, progress: bool = True) -> Generator:
         if key not in _generators:
             if not _generators:
                 atexit.register(_close_generators)
-            _generators[key] = Generator(build_llm(settings, progress))
+            where = settings.llm_base_url if settings.llm_mode == "openai" else ""
+            _generators[key] = Generator(build_llm(settings, progress), where)
         return _generators[key]
 
 
@@ -54,14 +58,22 @@ def _close_generators() -> None:
 _stores: dict[tuple, "Store"] = {}
 
 
+def client(settings: Settings, create: bool = False):
+    """The Chroma client of the settings: embedded, or the server at `chroma_url`."""
+    from index.client import connect
+
+    return connect(settings.store_dir, settings.chroma_url, create=create)
+
+
 def store(settings: Settings, create: bool = False) -> "Store":
     from index import Store
 
-    key = (settings.store_dir.resolve(), settings.collection, settings.chunk_size, settings.chunk_overlap)
+    where = settings.chroma_url or settings.store_dir.resolve()
+    key = (where, settings.collection, settings.chunk_size, settings.chunk_overlap)
     with _lock:
         if key not in _stores:
             _stores[key] = Store(
-                settings.store_dir,
+                client(settings, create),
                 settings.collection,
                 lambda: embedder(settings.threads),
                 settings.chunk_size,

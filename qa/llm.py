@@ -22,10 +22,33 @@ def _completion_to_prompt(text: str) -> str:
     return f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
 
 
+class LLMUnavailable(Exception):
+    """The language model server failed to answer (down, too slow, or talking nonsense)."""
+
+
 def build_llm(settings: "Settings", progress: bool = True) -> "LLM":
-    if settings.llm_mode == "llamacpp":
-        return _llamacpp(settings, progress)
-    raise ValueError(f"unknown llm_mode {settings.llm_mode!r}")
+    if settings.llm_mode == "openai":
+        return _openai(settings)
+    return _llamacpp(settings, progress)
+
+
+def _openai(settings: "Settings") -> "LLM":
+    try:
+        from llama_index.llms.openai_like import OpenAILike
+    except ImportError as e:  # pragma: no cover - depends on the installation
+        raise ImportError("The OpenAI-compatible backend needs llama-index-llms-openai-like: run `make setup`") from e
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none"
+    return OpenAILike(
+        model=settings.llm_model,
+        api_base=settings.llm_base_url,
+        api_key=key,
+        is_chat_model=True,
+        context_window=settings.context_window,
+        max_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+        timeout=settings.llm_timeout,
+        max_retries=0,
+    )
 
 
 def _llamacpp(settings: "Settings", progress: bool) -> "LLM":
@@ -55,12 +78,33 @@ class Generator:
     Callers from several threads (browser tabs) wait their turn instead of crossing answers.
     """
 
-    def __init__(self, llm: "LLM") -> None:
+    def __init__(self, llm: "LLM", where: str = "") -> None:
         self.llm = llm
+        self.where = where  # the server's address, for error messages
         self._lock = threading.Lock()
 
     def stream(self, messages: "Sequence[ChatMessage]") -> Iterator[str]:
         with self._lock:
-            for chunk in self.llm.stream_chat(list(messages)):
-                if chunk.delta:
-                    yield chunk.delta
+            if not self.where:
+                yield from self._deltas(messages)
+                return
+            said = False
+            try:
+                for delta in self._deltas(messages):
+                    said = True
+                    yield delta
+            except Exception as e:  # the client library's errors differ by server and version
+                raise LLMUnavailable(
+                    f"The language model server at {self.where} did not answer: {type(e).__name__}: "
+                    f"{str(e)[:200]}. Check that it is running (QA_LLM_BASE_URL) or raise QA_LLM_TIMEOUT."
+                ) from None
+            if not said:
+                raise LLMUnavailable(
+                    f"The language model server at {self.where} did not answer with any text: "
+                    "is it an OpenAI-compatible /v1 endpoint (QA_LLM_BASE_URL)?"
+                )
+
+    def _deltas(self, messages: "Sequence[ChatMessage]") -> Iterator[str]:
+        for chunk in self.llm.stream_chat(list(messages)):
+            if chunk.delta:
+                yield chunk.delta

@@ -4,6 +4,7 @@ llama.cpp reuses the cached start of a prompt, so what stays the same comes firs
 is not asked to cite: citations are attached afterwards from evidence (see `qa.citations`).
 """
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -29,4 +30,29 @@ def build_messages(question: str, passages: Sequence[Source]) -> list["ChatMessa
     return [
         ChatMessage(role=MessageRole.SYSTEM, content=SYSTEM),
         ChatMessage(role=MessageRole.USER, content=f"{context}\n\nQuestion: {question.strip()}"),
+    ]
+
+
+CONDENSE = (
+    "Rewrite the user's last question so that it can be understood without the conversation: "
+    "replace pronouns and references with the names and subjects they stand for, and add the "
+    "subject of the conversation when the question leaves it out. Reply with the rewritten question only.\n\n"
+    "Example\nConversation:\nUser: What did the mayor promise the city?\nAssistant: She promised new parks.\n"
+    "Last question: And what did the council say?\n"
+    "Rewritten: What did the council say about the mayor's promise of new parks?"
+)
+
+
+def condense_messages(question: str, history: Sequence[tuple[str, str]], turns: int = 2) -> list["ChatMessage"]:
+    """A short prompt: only the last `turns` exchanges, answers cut and stripped of [n] markers."""
+    from llama_index.core.llms import ChatMessage, MessageRole
+
+    lines = []
+    for asked, answered in list(history)[-turns:]:
+        answered = re.sub(r"\s*\[\d+\]", "", answered)[:300]
+        lines += [f"User: {asked}", f"Assistant: {answered}"]
+    conversation = "\n".join(lines)
+    return [
+        ChatMessage(role=MessageRole.SYSTEM, content=CONDENSE),
+        ChatMessage(role=MessageRole.USER, content=f"Conversation:\n{conversation}\nLast question: {question}\nRewritten:"),
     ]

@@ -5,13 +5,13 @@ Each step is its own method so that the eval suite can score retrieval and answe
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from index import Source, Store, StoreError
 from qa.answer import Answer, Sentence
 from qa.citations import cite
-from qa.llm import Generator
-from qa.prompt import build_messages
+from qa.llm import Generator, LLMUnavailable
+from qa.prompt import build_messages, condense_messages
 
 REFUSED = "I could not find the answer to this in the documents."
 MAX_QUESTION_CHARS = 2000
@@ -52,40 +52,65 @@ class Pipeline:
     def retrieve(self, question: str) -> list[Source]:
         return self.store.retrieve(question, self.top_k)
 
-    def stream(self, question: str) -> Iterator[Event]:
-        """Yields the retrieved passages, then the answer's text as it is generated, then the `Answer`."""
+    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """Rewrite a follow-up ("And what did Britain offer?") as a question that stands alone."""
+        if not history:
+            return question
+        try:
+            text = "".join(self._generator().stream(condense_messages(question, history))).strip()
+        except LLMUnavailable:
+            return question  # the answer step reports the outage
+        line = text.splitlines()[0].removeprefix("Rewritten:").strip().strip('"“”') if text else ""
+        return line if 3 <= len(line) <= 2 * len(question) + 200 else question
+
+    def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Iterator[Event]:
+        """Yields the retrieved passages, then the answer's text as it is generated, then the `Answer`.
+
+        `history` is the conversation so far as (question, answer) pairs; with it, the question is
+        first rewritten to stand alone, and that rewrite is what is searched and answered.
+        """
         t0 = time.perf_counter()
         question = clean_question(question)
-        passages = self.retrieve(question)
-        timings = {"sources": time.perf_counter() - t0}
+        query = self.condense(question, history)
+        timings = {"condense": time.perf_counter() - t0} if history else {}
+        passages = self.retrieve(query)
+        timings["sources"] = time.perf_counter() - t0
         yield passages
         if not passages or passages[0].score < self.min_score:
             timings["total"] = time.perf_counter() - t0
-            yield self._refused(question, passages, timings)
+            yield self._refused(question, query, passages, timings)
             return
         text = ""
-        for delta in self._generator().stream(build_messages(question, passages)):
-            timings.setdefault("first_token", time.perf_counter() - t0)
-            text += delta
-            yield delta
-        answer = self.finish(question, text.strip(), passages)
+        try:
+            for delta in self._generator().stream(build_messages(query, passages)):
+                timings.setdefault("first_token", time.perf_counter() - t0)
+                text += delta
+                yield delta
+        except LLMUnavailable as e:
+            timings["total"] = time.perf_counter() - t0
+            yield Answer(question=question, query=query, text=str(e), refused=False, error=str(e),
+                         sources=[], passages=passages, timings=timings)  # fmt: skip
+            return
+        answer = self.finish(question, text.strip(), passages, query)
         timings["total"] = time.perf_counter() - t0
         answer.timings = timings
         yield answer
 
-    def ask(self, question: str) -> Answer:
-        *_, answer = self.stream(question)
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
+        *_, answer = self.stream(question, history)
         return answer
 
-    def finish(self, question: str, text: str, passages: list[Source]) -> Answer:
+    def finish(self, question: str, text: str, passages: list[Source], query: str | None = None) -> Answer:
         """Attach citations to the model's text; refuse when it refused or nothing supports it."""
+        query = query or question
         if not text or _MODEL_REFUSAL.search(text):
-            return self._refused(question, passages, {})
+            return self._refused(question, query, passages, {})
         marked, claims, sources = cite(text, passages, self.store.embedder.get_text_embedding_batch)
         if not sources:
-            return self._refused(question, passages, {})
+            return self._refused(question, query, passages, {})
         return Answer(
             question=question,
+            query=query,
             text=marked,
             refused=False,
             sources=sources,
@@ -94,5 +119,7 @@ class Pipeline:
         )
 
     @staticmethod
-    def _refused(question: str, passages: list[Source], timings: dict[str, float]) -> Answer:
-        return Answer(question=question, text=REFUSED, refused=True, sources=[], passages=passages, timings=timings)
+    def _refused(question: str, query: str, passages: list[Source], timings: dict[str, float]) -> Answer:
+        return Answer(
+            question=question, query=query, text=REFUSED, refused=True, sources=[], passages=passages, timings=timings
+        )

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,8 +19,9 @@ def _cache_home() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", frozen=True, extra="forbid")
 
-    # Where documents are stored.
+    # Where documents are stored: a folder (Chroma embedded in this process), or a Chroma server.
     store_dir: Path = Field(default_factory=lambda: _data_home() / "store")
+    chroma_url: str | None = None  # e.g. http://127.0.0.1:8000, served by `chroma run`
     collection: str = "documents"
     max_file_bytes: int = 20_000_000
 
@@ -32,8 +33,14 @@ class Settings(BaseSettings):
     # Below this cosine similarity of the best passage, the question is refused without asking the model.
     min_score: float = 0.2
 
-    # The language model. "llamacpp" runs a GGUF file in this process.
-    llm_mode: Literal["llamacpp"] = "llamacpp"
+    # The language model: "llamacpp" runs a GGUF file in this process; "openai" talks to any
+    # OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp's server). Setting
+    # llm_base_url alone selects "openai".
+    llm_mode: Literal["llamacpp", "openai"] = "llamacpp"
+    llm_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1
+    llm_model: str = "local"
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(120.0, gt=0)  # seconds to wait for the server's next words
     # Another GGUF file instead of the bundled, hash-checked model (used without a hash pin).
     llm_model_path: Path | None = None
     model_cache_dir: Path = Field(default_factory=lambda: _cache_home() / "models")
@@ -49,6 +56,15 @@ class Settings(BaseSettings):
     # Required when `host` is not a loopback address.
     auth_user: str | None = None
     auth_password: SecretStr | None = None
+
+
+    @model_validator(mode="after")
+    def _server_when_url(self) -> "Settings":
+        if self.llm_base_url and "llm_mode" not in self.model_fields_set:
+            object.__setattr__(self, "llm_mode", "openai")
+        if self.llm_mode == "openai" and not self.llm_base_url:
+            raise ValueError("llm_mode 'openai' needs QA_LLM_BASE_URL (the server's /v1 address)")
+        return self
 
 
 def get_settings(**overrides) -> Settings:

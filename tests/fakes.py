@@ -12,7 +12,8 @@ from qa.citations import content_words, sentence_spans
 class ExtractiveLLM(CustomLLM):
     """Answers with the passage sentence that shares most content words with the question.
 
-    Says "I don't know." when no sentence shares at least two. Every prompt is kept in `history`,
+    Says "I don't know." when no sentence shares at least two; rewrites a follow-up by appending the
+    conversation's first question. Every prompt is kept in `history`,
     and `invent` replaces the answer with a fixed sentence (to test unsupported answers).
     """
 
@@ -27,6 +28,11 @@ class ExtractiveLLM(CustomLLM):
         self.history.append(prompt)
         if self.invent is not None:
             return self.invent
+        if "Last question:" in prompt:  # a follow-up to make standalone
+            conversation = prompt[prompt.rfind("Conversation:") :]
+            last = re.findall(r"Last question: (.*)", conversation)[-1]
+            first = re.findall(r"User: (.*)", conversation)[0]
+            return f"{last.rstrip('?')} regarding: {first}"
         question = re.findall(r"Question: (.*)", prompt)[-1]
         context = prompt[: prompt.rfind("Question: ")]
         wanted = content_words(question)

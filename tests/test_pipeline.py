@@ -36,6 +36,15 @@ def test_stream_yields_sources_then_text_then_answer(seed_settings, fake_llm):
     assert "".join(events[1:-1]).strip() in events[-1].text.replace(" [1]", "")
 
 
+def test_follow_up_is_condensed_before_retrieval(seed_settings, fake_llm):
+    history = [("What guarantees does Russia demand?", "Neutral status of Ukraine [1].")]
+    answer = qa.ask("And what about observers?", settings=seed_settings, llm=fake_llm, history=history)
+    assert answer.query.startswith("And what about observers") and "Russia demand" in answer.query
+    assert "Rewritten:" in fake_llm.history[0] and "Neutral status of Ukraine." in fake_llm.history[0]
+    assert f"Question: {answer.query}" in fake_llm.history[1]
+    assert not answer.refused
+
+
 def test_off_topic_question_is_refused_without_the_model(seed_settings, fake_llm):
     answer = qa.ask("Who won the 1998 football World Cup?", settings=seed_settings, llm=fake_llm)
     assert answer.refused and answer.sources == [] and answer.passages

@@ -1,4 +1,4 @@
-"""The Gradio web chat: streamed answers, the sources panel, and a named API for gradio_client."""
+"""The Gradio web chat: streamed answers, a sources panel, uploads, and a named API for gradio_client."""
 
 import os
 from typing import TYPE_CHECKING
@@ -12,63 +12,138 @@ if TYPE_CHECKING:
     import gradio as gr
     from llama_index.core.llms import LLM
 
+    from qa.service import Pipeline
+
 EXAMPLES = [
     "What guarantees does Russia demand?",
     "What did Putin agree to after the call with Trump?",
     "How much of its territory has Ukraine lost?",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+REWRITE_TITLE = "Searched for"
 
 
-def build(settings: Settings, llm: "LLM | None" = None) -> "gr.Blocks":
-    """The app over `settings.collection`. `llm` replaces the configured model (tests pass a fake)."""
-    import gradio as gr
+def conversation(messages: list[dict]) -> list[tuple[str, str]]:
+    """(question, answer) pairs from the chat's messages, leaving out the 'searched for' notes."""
+    pairs, asked = [], None
+    for m in messages:
+        if (m.get("metadata") or {}).get("title"):
+            continue
+        if m["role"] == "user":
+            asked = m["content"] if isinstance(m["content"], str) else str(m["content"])
+        elif asked is not None:
+            pairs.append((asked, m["content"] if isinstance(m["content"], str) else ""))
+            asked = None
+    return pairs
 
-    pipeline = qa.pipeline(settings, llm)
 
-    def respond(message: str, history: list[dict]):
-        history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+class Chat:
+    """The app's handlers, one pipeline per collection, all sharing the process's models."""
+
+    def __init__(self, settings: Settings, llm: "LLM | None" = None) -> None:
+        self.settings = settings
+        self.llm = llm
+        self._pipelines: dict[str, "Pipeline"] = {}
+
+    def pipeline(self, collection: str) -> "Pipeline":
+        if collection not in self._pipelines:
+            self._pipelines[collection] = qa.pipeline(self.settings.model_copy(update={"collection": collection}), self.llm)
+        return self._pipelines[collection]
+
+    def respond(self, message: str, history: list[dict], collection: str):
+        """Streams (chat messages, sources panel): retrieved passages first, then the answer as it is written."""
+        import gradio as gr
+
+        past = conversation(history)
+        history = [*history, {"role": "user", "content": message}]
+        answer_at = len(history)
+        history.append({"role": "assistant", "content": ""})
         try:
-            for event in pipeline.stream(message):
+            for event in self.pipeline(collection).stream(message, past):
                 if isinstance(event, list):
                     yield history, searching_html(event)
                 elif isinstance(event, str):
-                    history[-1]["content"] += event
+                    history[answer_at]["content"] += event
                     yield history, gr.skip()
-                elif event.refused:
-                    history[-1]["content"] = f"*{event.text}*"
-                    yield history, refused_html(event.passages)
                 else:
-                    history[-1]["content"] = event.text
-                    yield history, sources_html(event.sources)
+                    if past:
+                        note = {"role": "assistant", "content": event.query, "metadata": {"title": REWRITE_TITLE}}
+                        history.insert(answer_at, note)
+                        answer_at += 1
+                    if event.error:
+                        history[answer_at]["content"] = f"⚠️ {event.error}"
+                        yield history, searching_html(event.passages, writing=False)
+                    elif event.refused:
+                        history[answer_at]["content"] = f"🔍 *Not in the documents.* {event.text}"
+                        yield history, refused_html(event.passages)
+                    else:
+                        history[answer_at]["content"] = event.text
+                        yield history, sources_html(event.sources)
         except StoreError as e:
-            history[-1]["content"] = f"⚠️ {e}"
+            history[answer_at]["content"] = f"⚠️ {e}"
             yield history, ""
 
-    def ask(question: str) -> dict:
-        """Answer a question; returns the answer, whether it was refused, and its cited sources."""
-        return pipeline.ask(question).to_json()
+    def ask(self, question: str, collection: str = "") -> dict:
+        """Answer one question; returns the answer, whether it was refused, and its cited sources."""
+        return self.pipeline(collection or self.settings.collection).ask(question).to_json()
 
+    def upload(self, files: list[str] | None, collection: str) -> tuple[str, "gr.Dropdown"]:
+        """Index uploaded files into `collection`; unreadable ones are named with the reason."""
+        import gradio as gr
+
+        if not files:
+            return "Choose .txt or .md files first.", gr.skip()
+        settings = self.settings.model_copy(update={"collection": collection})
+        try:
+            report = qa.add_files(files, settings=settings)
+        except StoreError as e:
+            return f"⚠️ {e}", gr.skip()
+        self._pipelines.pop(collection, None)
+        lines = [f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged} "
+                 f"({report.embedded} passages embedded) in **{collection}**."]  # fmt: skip
+        lines += [f"⚠️ Could not read **{os.path.basename(s.name)}**: {s.reason}." for s in report.skipped]
+        return "\n\n".join(lines), gr.Dropdown(choices=qa.collections(self.settings), value=collection)
+
+
+def build(settings: Settings, llm: "LLM | None" = None) -> "gr.Blocks":
+    """The app over the store of `settings`. `llm` replaces the configured model (tests pass a fake)."""
+    import gradio as gr
+
+    chat = Chat(settings, llm)
+    chat.pipeline(settings.collection)  # a missing index is reported now, not at the first question
     with gr.Blocks(title="Seed QA") as app:
-        gr.Markdown(f"### Ask your documents\nCollection **{settings.collection}** · answers cite the passages they come from.")
+        gr.Markdown("### Ask your documents\nAnswers cite the passages they come from; the sources panel highlights the supporting words.")
         with gr.Row():
             with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", height=480, elem_id="chat")
+                collection = gr.Dropdown(
+                    choices=qa.collections(settings), value=settings.collection, label="Collection",
+                    allow_custom_value=True, elem_id="collection",
+                )  # fmt: skip
+                bot = gr.Chatbot(label="Chat", height=460, elem_id="chat")
                 box = gr.Textbox(placeholder="Ask a question…", show_label=False, elem_id="question", submit_btn=True)
                 gr.Examples(EXAMPLES, inputs=[box], label="Try")
             with gr.Column(scale=2):
                 gr.Markdown("#### Sources")
                 panel = gr.HTML(elem_id="sources")
+                with gr.Accordion("Add documents", open=False, elem_id="add-documents"):
+                    files = gr.File(file_count="multiple", file_types=[".txt", ".md", ".pdf", ".html", ".htm", ".docx"], label="Files", elem_id="upload")
+                    status = gr.Markdown(elem_id="upload-status")
         pending = gr.State("")
-        box.submit(lambda m: ("", m), [box], [box, pending], api_visibility="private").then(
-            respond, [pending, chat], [chat, panel], api_visibility="private"
-        )
-        gr.api(ask, api_name="ask")
+        box.submit(lambda m: ("", m), [box], [box, pending], api_visibility="private", queue=False).then(
+            chat.respond, [pending, bot, collection], [bot, panel],
+            api_visibility="private", concurrency_limit=1, concurrency_id="model",
+        )  # fmt: skip
+        files.upload(
+            lambda f, c, progress=gr.Progress(track_tqdm=True): chat.upload(f, c),  # shows the embedding bar
+            [files, collection], [status, collection],
+            api_visibility="private", concurrency_limit=1, concurrency_id="model",
+        )  # fmt: skip
+        gr.api(chat.ask, api_name="ask", concurrency_limit=1, concurrency_id="model")
     return app
 
 
-def serve(settings: Settings) -> None:
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+def serve(settings: Settings, block: bool = True) -> "gr.Blocks":
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     auth = None
     if settings.auth_user and settings.auth_password:
         auth = (settings.auth_user, settings.auth_password.get_secret_value())
@@ -79,5 +154,7 @@ def serve(settings: Settings) -> None:
         )
     app = build(settings)
     app.queue(default_concurrency_limit=1).launch(
-        server_name=settings.host, server_port=settings.port, auth=auth, css=CSS, show_error=False
-    )
+        server_name=settings.host, server_port=settings.port, auth=auth, css=CSS, show_error=False,
+        max_file_size=settings.max_file_bytes, prevent_thread_lock=not block,
+    )  # fmt: skip
+    return app

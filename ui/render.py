@@ -32,6 +32,7 @@ def highlighted(source: Source) -> str:
 def sources_html(sources: Sequence[Source]) -> str:
     blocks = [
         f'<div class="qa-source" id="source-{s.n}"><header>[{s.n}] {escape(s.document)}'
+        f'{f" · p. {s.page}" if s.page else ""}'
         f'<span class="qa-score">chars {s.start}–{s.end} · relevance {s.score:.2f}</span></header>'
         f"<p>{highlighted(s)}</p></div>"
         for s in sources
@@ -39,14 +40,15 @@ def sources_html(sources: Sequence[Source]) -> str:
     return "".join(blocks) or '<p class="qa-muted">No sources cited.</p>'
 
 
-def searching_html(passages: Sequence[Source]) -> str:
-    """Shown while the model writes: what retrieval found, before anything is cited."""
+def searching_html(passages: Sequence[Source], writing: bool = True) -> str:
+    """What retrieval found, before anything is cited: shown while the model writes, or when it failed."""
     if not passages:
         return '<p class="qa-muted">Nothing found in the collection.</p>'
     items = "".join(
         f"<li>{escape(p.document)} · chars {p.start}–{p.end} · relevance {p.score:.2f}</li>" for p in passages
     )
-    return f'<p class="qa-muted">Found {len(passages)} passages; writing the answer…</p><ul>{items}</ul>'
+    doing = "; writing the answer…" if writing else ":"
+    return f'<p class="qa-muted">Found {len(passages)} passages{doing}</p><ul>{items}</ul>'
 
 
 def refused_html(passages: Sequence[Source]) -> str:

@@ -1,0 +1,146 @@
+"""The web chat in a real browser (Debian's headless Chromium driven by Playwright) and through gradio_client.
+
+The app runs in this process on a free loopback port, over a store holding the seed, with the
+real embedded model.
+"""
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.settings import Settings
+from tests.conftest import SEEDS
+
+pytestmark = pytest.mark.llm
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "ui"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    from ui.app import serve
+
+    store = tmp_path_factory.mktemp("ui") / "store"
+    settings = Settings(store_dir=store, collection="seed", port=free_port())
+    qa.index(SEEDS, settings=settings, progress=False)
+    app = serve(settings, block=False)
+    yield f"http://127.0.0.1:{settings.port}/"
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: run `make browser` (Debian packages chromium, chromium-driver)")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(app_url)
+        page.wait_for_selector("#question textarea")
+        yield page
+        browser.close()
+
+
+def last_answer(page) -> str:
+    return page.locator("#chat .message-row").last.inner_text()
+
+
+def ask(page, question: str) -> None:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def test_example_question_streams_an_answer_with_highlighted_sources(page):
+    page.get_by_text("What guarantees does Russia demand?").first.click()
+    page.locator("#question textarea").press("Enter")
+    # Sources are on screen while the answer is still being written.
+    page.wait_for_selector("#sources :text('writing the answer')", timeout=60_000)
+    page.screenshot(path=SHOTS / "1-sources-before-answer.png")
+    page.wait_for_selector("#sources mark", timeout=300_000)
+    page.screenshot(path=SHOTS / "2-answer-with-sources.png")
+    assert "[1]" in last_answer(page)
+    assert "neutral" in last_answer(page).lower()
+    sources = page.locator("#sources").inner_text()
+    assert "Grushko" in sources
+    assert any("neutral status" in m or "guarantees" in m for m in page.locator("#sources mark").all_inner_texts())
+
+
+def test_follow_up_is_rewritten_with_the_conversation(page):
+    ask(page, "And what did Britain offer?")
+    # The note with the rewritten question arrives with the finished answer.
+    page.wait_for_selector("#chat :text('Searched for')", timeout=300_000)
+    page.screenshot(path=SHOTS / "3-follow-up.png")
+    assert "peacekeeping" in page.locator("#chat").inner_text().lower()
+    page.get_by_text("Searched for").click()
+    page.screenshot(path=SHOTS / "3b-follow-up-rewritten-question.png")
+    assert "Britain" in page.locator("#chat").inner_text()
+
+
+def test_uploaded_file_can_be_asked_about(page, tmp_path):
+    doc = tmp_path / "lighthouse.md"
+    doc.write_text("# The lighthouse\n\nThe Skerry lighthouse was built in 1874 by the engineer Ada Brennan.\n")
+    page.locator("#add-documents").click()
+    page.locator("#upload input[type=file]").set_input_files(str(doc))
+    page.wait_for_selector("#upload-status :text('Added 1')", timeout=120_000)
+    ask(page, "Who built the Skerry lighthouse?")
+    page.wait_for_selector("#sources :text('lighthouse.md')", timeout=300_000)
+    page.wait_for_selector("#sources :text('writing the answer')", state="detached", timeout=300_000)
+    page.screenshot(path=SHOTS / "4-uploaded-file.png")
+    assert "Brennan" in last_answer(page)
+
+
+def test_unreadable_upload_is_named_with_the_reason(page, tmp_path):
+    bad = tmp_path / "scan.txt"
+    bad.write_bytes(b"\xff\xfe\x00\x00binary")
+    page.locator("#upload input[type=file]").set_input_files(str(bad))
+    page.wait_for_selector("#upload-status :text('Could not read')", timeout=120_000)
+    assert "scan.txt" in page.locator("#upload-status").inner_text()
+
+
+def test_concurrent_api_clients_each_get_their_own_answer(app_url):
+    from gradio_client import Client
+
+    questions = {
+        "How many people did Russian strikes kill earlier this month?": "25",
+        "Which outlet interviewed Grushko?": "izvestia",
+        "Who won the 1998 football World Cup?": None,
+    }
+
+    def ask_one(question: str) -> dict:
+        return Client(app_url, verbose=False).predict(question, api_name="/ask")
+
+    with ThreadPoolExecutor(len(questions)) as pool:
+        answers = dict(zip(questions, pool.map(ask_one, questions)))
+    for question, key in questions.items():
+        got = answers[question]
+        assert got["question"] == question
+        if key is None:
+            assert got["refused"]
+        else:
+            assert not got["refused"] and key in got["answer"].lower(), got
+            assert got["sources"] and all(s["n"] for s in got["sources"])
+
+
+def test_refuses_to_bind_beyond_loopback_without_credentials(tmp_path):
+    from index import StoreError
+    from ui.app import serve
+
+    with pytest.raises(StoreError, match="credentials"):
+        serve(Settings(store_dir=tmp_path, host="0.0.0.0"), block=False)

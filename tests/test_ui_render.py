@@ -1,0 +1,31 @@
+"""The chat's pure parts: conversation pairs for follow-ups, and highlighting inside a passage."""
+
+from index import Source
+from ui.app import REWRITE_TITLE, conversation
+from ui.render import highlighted, sources_html
+
+
+def test_conversation_pairs_skip_search_notes():
+    messages = [
+        {"role": "user", "content": "What guarantees does Russia demand?"},
+        {"role": "assistant", "content": "Guaranteed x", "metadata": {"title": REWRITE_TITLE}},
+        {"role": "assistant", "content": "Neutral status [1]."},
+        {"role": "user", "content": "And Britain?"},
+        {"role": "assistant", "content": "A peacekeeping force [1]."},
+    ]
+    assert conversation(messages) == [
+        ("What guarantees does Russia demand?", "Neutral status [1]."),
+        ("And Britain?", "A peacekeeping force [1]."),
+    ]
+
+
+def test_highlight_marks_exactly_the_supporting_span_and_escapes_html():
+    text = "First <b>one</b>. The neutral status of Ukraine. Last."
+    start = 100
+    at = text.index("The neutral")
+    span = (start + at, start + at + len("The neutral status of Ukraine."))
+    source = Source(id="x", document="d.txt", text=text, start=start, end=start + len(text), score=0.5, n=1, highlights=[span])
+    html = highlighted(source)
+    assert "<mark>The neutral status of Ukraine.</mark>" in html
+    assert "&lt;b&gt;one&lt;/b&gt;" in html and "<b>" not in html
+    assert 'id="source-1"' in sources_html([source]) and "0.50" in sources_html([source])
