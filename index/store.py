@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from index.documents import Skipped, read_folder
 from index.embedding import MODEL_NAME, token_counter
 from index.errors import StoreError
+from index.keyword import KeywordIndex
 from index.source import Source
 
 if TYPE_CHECKING:
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
 WRITE_BATCH = 256
+RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 
 
 @dataclass
@@ -48,8 +52,14 @@ class Store:
         chunk_size: int = 128,
         chunk_overlap: int = 16,
         create: bool = False,
+        hybrid: bool = True,
+        keyword_dir: Path | None = None,
     ) -> None:
+        """`keyword_dir` keeps the BM25 index between processes (None: rebuilt once per process)."""
         self.name = collection
+        self.hybrid = hybrid
+        self._keyword = KeywordIndex(keyword_dir)
+        self._keyword_checked = False
         self._load_embedder = embedder
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
@@ -174,6 +184,8 @@ class Store:
         report.embedded = len(to_add)
         for i in range(0, len(to_delete), WRITE_BATCH):
             self._collection.delete(ids=to_delete[i : i + WRITE_BATCH])
+        if self.hybrid and (to_add or to_delete or not self._keyword_checked):
+            self._keywords(refresh=True)
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -193,21 +205,57 @@ class Store:
             bar.update(len(batch))
         bar.close()
 
-    def retrieve(self, question: str, top_k: int) -> list[Source]:
-        """The `top_k` passages closest to `question`, best first; score is cosine similarity."""
-        if self._collection.count() == 0:
-            return []
-        vector = self.embedder.get_query_embedding(question)
-        got = self._collection.query(
-            query_embeddings=[vector], n_results=top_k, include=["documents", "metadatas", "distances"]
-        )
-        return [
-            Source(
-                id=id_, document=m["document"], text=text, start=m["start"], end=m["end"], page=m.get("page"),
-                score=1.0 - dist,
-            )  # fmt: skip
-            for id_, text, m, dist in zip(
-                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
-            )
-        ]
+    def _keywords(self, refresh: bool = False) -> KeywordIndex:
+        """The BM25 index, checked against the collection once per process and after each change."""
+        if refresh or not self._keyword_checked:
+            ids = self._collection.get(include=[])["ids"]
 
+            def texts() -> tuple[list[str], list[str]]:
+                got = self._collection.get(include=["documents"])
+                return got["ids"], got["documents"]
+
+            self._keyword.ensure(ids, texts)
+            self._keyword_checked = True
+        return self._keyword
+
+    def retrieve(self, question: str, top_k: int) -> list[Source]:
+        """The `top_k` best passages for `question`, best first.
+
+        Hybrid: the embedding and BM25 rankings are fused by reciprocal rank. `score` is always the
+        cosine similarity of passage and question, so it means the same whichever ranking found it.
+        """
+        count = self._collection.count()
+        if count == 0:
+            return []
+        vector = np.asarray(self.embedder.get_query_embedding(question), dtype=np.float32)
+        pool = min(count, max(3 * top_k, 12) if self.hybrid else top_k)
+        got = self._collection.query(
+            query_embeddings=[vector.tolist()], n_results=pool, include=["documents", "metadatas", "distances"]
+        )
+        found = {
+            id_: _source(id_, text, m, 1.0 - dist)
+            for id_, text, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])
+        }
+        if not self.hybrid:
+            return list(found.values())[:top_k]
+        keyword = [id_ for id_, _ in self._keywords().search(question, pool)]
+        fused: dict[str, float] = defaultdict(float)
+        for ranking in (list(found), keyword):
+            for rank, id_ in enumerate(ranking):
+                fused[id_] += 1.0 / (RRF_K + rank + 1)
+        best = sorted(fused, key=lambda i: -fused[i])[:top_k]
+        missing = [i for i in best if i not in found]
+        if missing:
+            extra = self._collection.get(ids=missing, include=["documents", "metadatas", "embeddings"])
+            for id_, text, m, emb in zip(extra["ids"], extra["documents"], extra["metadatas"], extra["embeddings"]):
+                emb = np.asarray(emb, dtype=np.float32)
+                cosine = float(emb @ vector / (np.linalg.norm(emb) * np.linalg.norm(vector) + 1e-9))
+                found[id_] = _source(id_, text, m, cosine)
+        return [found[i] for i in best]
+
+
+def _source(id_: str, text: str, meta: dict, score: float) -> Source:
+    return Source(
+        id=id_, document=meta["document"], text=text, start=meta["start"], end=meta["end"],
+        page=meta.get("page"), score=score,
+    )  # fmt: skip

@@ -6,6 +6,7 @@ several stores and collections.
 """
 
 import atexit
+import hashlib
 import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -69,7 +70,12 @@ def store(settings: Settings, create: bool = False) -> "Store":
     from index import Store
 
     where = settings.chroma_url or settings.store_dir.resolve()
-    key = (where, settings.collection, settings.chunk_size, settings.chunk_overlap)
+    key = (where, settings.collection, settings.chunk_size, settings.chunk_overlap, settings.hybrid)
+    if settings.chroma_url:
+        server = hashlib.sha1(settings.chroma_url.encode()).hexdigest()[:12]
+        keyword_dir = settings.model_cache_dir.parent / "bm25" / server / settings.collection
+    else:
+        keyword_dir = settings.store_dir / "bm25" / settings.collection
     with _lock:
         if key not in _stores:
             _stores[key] = Store(
@@ -79,6 +85,8 @@ def store(settings: Settings, create: bool = False) -> "Store":
                 settings.chunk_size,
                 settings.chunk_overlap,
                 create=create,
+                hybrid=settings.hybrid,
+                keyword_dir=keyword_dir,
             )
         return _stores[key]
 

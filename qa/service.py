@@ -76,7 +76,7 @@ class Pipeline:
         passages = self.retrieve(query)
         timings["sources"] = time.perf_counter() - t0
         yield passages
-        if not passages or passages[0].score < self.min_score:
+        if not passages or max(p.score for p in passages) < self.min_score:
             timings["total"] = time.perf_counter() - t0
             yield self._refused(question, query, passages, timings)
             return

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     chunk_size: int = Field(128, ge=16, le=256)
     chunk_overlap: int = Field(16, ge=0, le=128)
     top_k: int = Field(4, ge=1, le=20)
+    # Fuse embedding search with BM25 keyword search (reciprocal rank fusion); False: embeddings only.
+    hybrid: bool = True
     # Below this cosine similarity of the best passage, the question is refused without asking the model.
     min_score: float = 0.2
 

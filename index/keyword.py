@@ -1,0 +1,89 @@
+"""BM25 over a collection's chunks (bm25s, English stop words, Snowball stems), saved beside the store.
+
+Embeddings find paraphrases; BM25 finds rare names and numbers that embeddings blur. The index
+is rebuilt whenever the collection's chunks change (checked by a hash of their ids), so it is
+never out of step with Chroma and never rebuilt per query.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+IDS_FILE = "chunk_ids.json"
+
+
+def ids_digest(ids: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+
+
+class KeywordIndex:
+    def __init__(self, folder: Path | None) -> None:
+        """`folder` keeps the index between processes; None keeps it in memory only."""
+        self.folder = folder
+        self._ids: list[str] = []
+        self._digest = ""
+        self._bm25 = None
+        self._vocab: set[str] = set()
+
+    def _tokenize(self, texts: list[str], ids: bool):
+        import bm25s
+        import Stemmer
+
+        stemmer = Stemmer.Stemmer("english")
+        return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=ids, show_progress=False)
+
+    def ensure(self, ids: Sequence[str], texts: Callable[[], tuple[list[str], list[str]]]) -> None:
+        """Make the index cover exactly `ids`: load it from disk, or rebuild it from `texts()` (ids, texts)."""
+        digest = ids_digest(ids)
+        if digest == self._digest:
+            return
+        if self.folder and self._load(digest):
+            return
+        all_ids, all_texts = texts()
+        self._build(all_ids, all_texts)
+        self._digest = ids_digest(all_ids)
+        if self.folder:
+            self._save()
+
+    def _build(self, ids: list[str], texts: list[str]) -> None:
+        import bm25s
+
+        self._ids = list(ids)
+        self._bm25 = None
+        self._vocab = set()
+        if not ids:
+            return
+        tokens = self._tokenize(texts, ids=True)
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(tokens, show_progress=False)
+        self._vocab = set(tokens.vocab)
+
+    def _save(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(self.folder), show_progress=False)
+        (self.folder / IDS_FILE).write_text(json.dumps({"digest": self._digest, "ids": self._ids, "vocab": sorted(self._vocab)}))
+
+    def _load(self, digest: str) -> bool:
+        import bm25s
+
+        meta_file = self.folder / IDS_FILE
+        if not meta_file.exists():
+            return False
+        meta = json.loads(meta_file.read_text())
+        if meta.get("digest") != digest:
+            return False
+        self._ids, self._vocab, self._digest = meta["ids"], set(meta["vocab"]), digest
+        self._bm25 = bm25s.BM25.load(str(self.folder), show_progress=False) if self._ids else None
+        return True
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) of up to `k` chunks sharing a term with the query, best first."""
+        if self._bm25 is None:
+            return []
+        words = [w for w in self._tokenize([query], ids=False)[0] if w in self._vocab]
+        if not words:
+            return []
+        found, scores = self._bm25.retrieve([words], k=min(k, len(self._ids)), show_progress=False)
+        return [(self._ids[int(i)], float(s)) for i, s in zip(found[0], scores[0]) if s > 0]

@@ -1,0 +1,45 @@
+"""Hybrid retrieval: BM25 and embeddings fused, BM25 kept in step with the collection."""
+
+import qa
+
+
+def write_corpus(folder):
+    folder.mkdir()
+    topics = [
+        "The morning ferry to the island carries cars and bicycles.",
+        "Ferry tickets are cheaper for residents of the island.",
+        "In winter the ferry runs twice a day because of storms.",
+        "The harbour café sells coffee to ferry passengers.",
+        "A new ferry with an electric engine arrives next spring.",
+        "Island children take the school ferry at seven.",
+    ]
+    for i, text in enumerate(topics):
+        (folder / f"ferry{i}.txt").write_text(text)
+    (folder / "invoice.txt").write_text("Payment reference QZX7781 was settled by the accounts office in March.")
+
+
+def test_keyword_part_finds_what_embeddings_miss(settings, tmp_path, fake_llm):
+    write_corpus(tmp_path / "docs")
+    hybrid = settings.model_copy(update={"top_k": 2})
+    qa.index(tmp_path / "docs", settings=hybrid, progress=False)
+    question = "Which boat is QZX7781?"
+    dense = qa.pipeline(hybrid.model_copy(update={"hybrid": False}), fake_llm).retrieve(question)
+    fused = qa.pipeline(hybrid, fake_llm).retrieve(question)
+    assert "invoice.txt" not in [p.document for p in dense]
+    assert "invoice.txt" in [p.document for p in fused]
+    # Its score is still the cosine similarity, comparable with the others.
+    assert all(-1.0 <= p.score <= 1.0 for p in fused)
+
+
+def test_keyword_index_follows_every_reindex(settings, tmp_path, fake_llm):
+    folder = tmp_path / "docs"
+    write_corpus(folder)
+    qa.index(folder, settings=settings, progress=False)
+    assert (settings.store_dir / "bm25" / settings.collection / "chunk_ids.json").exists()
+    (folder / "invoice.txt").unlink()
+    (folder / "receipt.txt").write_text("Receipt WVK5530 covers the harbour dues.")
+    qa.index(folder, settings=settings, progress=False)
+    store = qa.pipeline(settings, fake_llm).store
+    found = [i for i, _ in store._keywords().search("QZX7781 WVK5530", 5)]
+    documents = {c.id: c.document for c in store.chunks()}
+    assert [documents[i] for i in found] == ["receipt.txt"]
