@@ -4,6 +4,7 @@ import contextlib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,11 +19,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: str, proc: subprocess.Popen, seconds: float) -> None:
+def wait_for(url: str, proc: subprocess.Popen, log: Path, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
         with contextlib.suppress(OSError):
             urllib.request.urlopen(url, timeout=2)
             return
@@ -32,9 +33,11 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float) -> None:
 
 @contextlib.contextmanager
 def running(cmd: list[str], health_url: str, seconds: float = 120) -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """Start a server, its output in a log file (a pipe nobody reads would fill up and stall it)."""
+    with tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False) as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for(health_url, proc, seconds)
+        wait_for(health_url, proc, Path(log.name), seconds)
         yield proc
     finally:
         proc.terminate()

@@ -54,6 +54,7 @@ def page(app_url):
         page.goto(app_url)
         page.wait_for_selector("#question textarea")
         yield page
+        page.screenshot(path=SHOTS / "last-state.png")
         browser.close()
 
 
@@ -68,8 +69,12 @@ def ask(page, question: str) -> None:
 
 
 def test_example_question_streams_an_answer_with_highlighted_sources(page):
+    from playwright.sync_api import expect
+
     page.get_by_text("What guarantees does Russia demand?").first.click()
-    page.locator("#question textarea").press("Enter")
+    box = page.locator("#question textarea")
+    expect(box).to_have_value("What guarantees does Russia demand?")
+    box.press("Enter")
     # Sources are on screen while the answer is still being written.
     page.wait_for_selector("#sources :text('writing the answer')", timeout=60_000)
     page.screenshot(path=SHOTS / "1-sources-before-answer.png")
