@@ -77,3 +77,31 @@ def test_llm_server_down_cli_says_so_without_traceback(seed_settings):
     assert out.returncode == 1
     assert "did not answer" in out.stderr and "found: 000_794d345c1f52b2db.txt" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_watch_keeps_the_collection_in_step_with_the_folder(settings, docs, fake_llm):
+    env = {**os.environ, "QA_STORE_DIR": str(settings.store_dir), "QA_COLLECTION": settings.collection}
+    cmd = [sys.executable, "-m", "qa.cli", "index", str(docs), "--watch", "--interval", "0.3"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def documents() -> set[str]:
+        try:
+            return {c.document for c in qa.pipeline(settings, fake_llm).store.chunks()}
+        except StoreError:
+            return set()
+
+    def until(expected: set[str]) -> set[str]:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and documents() != expected:
+            time.sleep(0.5)
+        return documents()
+
+    try:
+        assert until({"000_794d345c1f52b2db.txt"}) == {"000_794d345c1f52b2db.txt"}
+        (docs / "late.md").write_text("A note added while watching: the ferry strike ended on Friday.")
+        assert until({"000_794d345c1f52b2db.txt", "late.md"}) == {"000_794d345c1f52b2db.txt", "late.md"}
+        (docs / "000_794d345c1f52b2db.txt").unlink()
+        assert until({"late.md"}) == {"late.md"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -4,7 +4,9 @@ The app runs in this process on a free loopback port, over a store holding the s
 real embedded model.
 """
 
+import json
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -74,12 +76,23 @@ def test_example_question_streams_an_answer_with_highlighted_sources(page):
     page.get_by_text("What guarantees does Russia demand?").first.click()
     box = page.locator("#question textarea")
     expect(box).to_have_value("What guarantees does Russia demand?")
+    t0 = time.perf_counter()
     box.press("Enter")
     # Sources are on screen while the answer is still being written.
     page.wait_for_selector("#sources :text('writing the answer')", timeout=60_000)
+    t_sources = time.perf_counter() - t0
     page.screenshot(path=SHOTS / "1-sources-before-answer.png")
+    page.wait_for_function(
+        "() => { const m = document.querySelectorAll('#chat .message-row'); return m.length >= 2 && m[m.length - 1].innerText.trim().length > 0 }",
+        timeout=300_000,
+    )
+    t_first = time.perf_counter() - t0
     page.wait_for_selector("#sources mark", timeout=300_000)
+    t_full = time.perf_counter() - t0
     page.screenshot(path=SHOTS / "2-answer-with-sources.png")
+    timings = {"sources_on_screen_s": round(t_sources, 2), "first_token_s": round(t_first, 2), "full_answer_s": round(t_full, 2)}
+    (SHOTS / "timings.json").write_text(json.dumps(timings))
+    print("browser timings:", timings)
     assert "[1]" in last_answer(page)
     assert "neutral" in last_answer(page).lower()
     sources = page.locator("#sources").inner_text()
