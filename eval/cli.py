@@ -78,7 +78,10 @@ def run(args: argparse.Namespace, settings, llm=None) -> int:
         "retrieval_only": args.retrieval_only,
         "selection": _selection(refs),
         "revision": _revision(),
-        "settings": {k: getattr(settings, k) for k in ("top_k", "min_score", "chunk_size", "chunk_overlap", "temperature", "threads")},
+        "settings": {
+            k: getattr(settings, k, None)
+            for k in ("top_k", "min_score", "chunk_size", "chunk_overlap", "hybrid", "temperature", "threads")
+        },
         "index": indexed,
         "metrics": aggregate(rows),
         "results": str(results),

@@ -129,7 +129,7 @@ def render(summary: dict, rows: list[dict], previous: dict | None = None) -> str
         f"<h1>Eval report · {escape(summary['set'])}</h1>"
         f"<div class='meta'>{escape(summary['started'])} · {m['questions']} questions ({m['answerable']} answerable, "
         f"{m['unanswerable']} unanswerable) · {summary['seconds']:.0f} s · top_k {s.get('top_k')}, chunk_size "
-        f"{s.get('chunk_size')}, min_score {s.get('min_score')} · {escape(summary.get('source', ''))} · code {escape(str(summary.get('revision')))}<br>"
+        f"{s.get('chunk_size')}, min_score {s.get('min_score')}, hybrid {s.get('hybrid')} · {escape(summary.get('source', ''))} · code {escape(str(summary.get('revision')))}<br>"
         f"{compared}</div>"
     )
     sections = [
