@@ -123,7 +123,7 @@ def render(summary: dict, rows: list[dict], previous: dict | None = None) -> str
     s = summary.get("settings", {})
     compared = (
         f"previous run: {escape(previous['started'])} ({escape(previous.get('results', ''))})"
-        if previous else "no previous run of this set"
+        if previous else "no previous run of these questions"
     )  # fmt: skip
     head = (
         f"<h1>Eval report · {escape(summary['set'])}</h1>"
