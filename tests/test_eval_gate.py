@@ -11,7 +11,7 @@ import pytest
 from eval import gate, references, runner
 from eval.metrics import aggregate
 
-pytestmark = pytest.mark.llm
+pytestmark = [pytest.mark.llm, pytest.mark.timeout(1800)]  # 16 questions through the model on 2 cores
 
 
 def test_gate_subset_meets_the_thresholds(seed_settings):
