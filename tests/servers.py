@@ -32,10 +32,12 @@ def wait_for(url: str, proc: subprocess.Popen, log: Path, seconds: float) -> Non
 
 
 @contextlib.contextmanager
-def running(cmd: list[str], health_url: str, seconds: float = 120) -> Iterator[subprocess.Popen]:
+def running(
+    cmd: list[str], health_url: str, seconds: float = 120, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
     """Start a server, its output in a log file (a pipe nobody reads would fill up and stall it)."""
     with tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False) as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         wait_for(health_url, proc, Path(log.name), seconds)
         yield proc
