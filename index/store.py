@@ -19,8 +19,13 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
-WRITE_BATCH = 256
-RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
+# Chunks embedded and written per step: an interrupted run loses at most this much work, and the
+# progress bar (also the web chat's) moves once per step.
+WRITE_BATCH = 64
+# Weight of BM25 in the fused score. Equal weights were best or tied-best on the seed and all 1,190
+# XQuAD questions among reciprocal-rank fusion (k 1..60, BM25 weight 1..1.5) and min-max, z-score and
+# max-normalised sums with BM25 weights 0.3..0.7 (README, Retrieval).
+KEYWORD_WEIGHT = 0.5
 
 
 @dataclass
@@ -221,8 +226,11 @@ class Store:
     def retrieve(self, question: str, top_k: int) -> list[Source]:
         """The `top_k` best passages for `question`, best first.
 
-        Hybrid: the embedding and BM25 rankings are fused by reciprocal rank. `score` is always the
-        cosine similarity of passage and question, so it means the same whichever ranking found it.
+        Hybrid: each ranking's scores are divided by its best score, so both lie in [0, 1] with 1 for
+        their favourite, and the two are averaged. Unlike reciprocal-rank fusion this keeps how far
+        ahead a passage is: a passage BM25 finds far ahead on a rare name wins a close embedding race.
+        `score` is always the cosine similarity of passage and question, comparable whichever ranking
+        found it, so the refusal gate means the same in both modes.
         """
         count = self._collection.count()
         if count == 0:
@@ -238,20 +246,21 @@ class Store:
         }
         if not self.hybrid:
             return list(found.values())[:top_k]
-        keyword = [id_ for id_, _ in self._keywords().search(question, pool)]
-        fused: dict[str, float] = defaultdict(float)
-        for ranking in (list(found), keyword):
-            for rank, id_ in enumerate(ranking):
-                fused[id_] += 1.0 / (RRF_K + rank + 1)
-        best = sorted(fused, key=lambda i: -fused[i])[:top_k]
-        missing = [i for i in best if i not in found]
+        keyword = dict(self._keywords().search(question, pool))
+        missing = [i for i in keyword if i not in found]
         if missing:
             extra = self._collection.get(ids=missing, include=["documents", "metadatas", "embeddings"])
             for id_, text, m, emb in zip(extra["ids"], extra["documents"], extra["metadatas"], extra["embeddings"]):
                 emb = np.asarray(emb, dtype=np.float32)
                 cosine = float(emb @ vector / (np.linalg.norm(emb) * np.linalg.norm(vector) + 1e-9))
                 found[id_] = _source(id_, text, m, cosine)
-        return [found[i] for i in best]
+        best_cos = max(max(s.score for s in found.values()), 1e-9)
+        best_kw = max(keyword.values(), default=0.0) or 1.0
+        fused = {
+            id_: (1 - KEYWORD_WEIGHT) * max(s.score, 0.0) / best_cos + KEYWORD_WEIGHT * keyword.get(id_, 0.0) / best_kw
+            for id_, s in found.items()
+        }
+        return [found[i] for i in sorted(fused, key=lambda i: -fused[i])[:top_k]]
 
 
 def _source(id_: str, text: str, meta: dict, score: float) -> Source:
