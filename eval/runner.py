@@ -97,6 +97,8 @@ def score(ref: Reference, retrieved: list, baseline: list, answer: "Answer | Non
         "bm25_retrieved": _brief(baseline, ref),
         "answer": None,
         "refused": None,
+        "refusal": None,
+        "draft": None,
         "sources": [],
         "sentences": [],
         "scores": {},
@@ -119,6 +121,8 @@ def score(ref: Reference, retrieved: list, baseline: list, answer: "Answer | Non
         row.update(
             answer=answer.text,
             refused=answer.refused,
+            refusal=answer.refusal,
+            draft=answer.draft,
             sources=data["sources"],
             sentences=data["sentences"],
             scores=scores,

@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from index import Source
@@ -21,6 +23,10 @@ class Answer(BaseModel):
     sentences: list[Sentence] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)  # seconds: sources, first_token, total
     error: str | None = None  # the language model could not answer; `passages` still shows what was found
+    # Why a refused answer was refused: no passage close enough ("retrieval"), the model said it does not
+    # know ("model"), or no passage supports what it wrote ("unsupported"); `draft` is what it wrote.
+    refusal: Literal["retrieval", "model", "unsupported"] | None = None
+    draft: str | None = None
 
     def to_json(self) -> dict:
         """The CLI's and the web API's shape."""
@@ -29,6 +35,8 @@ class Answer(BaseModel):
             "query": self.query or self.question,
             "answer": self.text,
             "refused": self.refused,
+            "refusal": self.refusal,
+            "draft": self.draft,
             "error": self.error,
             "sources": [
                 {k: s.model_dump()[k] for k in ("n", "document", "page", "text", "start", "end", "score", "highlights")}

@@ -25,8 +25,8 @@ SYSTEM = (
 def build_messages(question: str, passages: Sequence[Source]) -> list["ChatMessage"]:
     from llama_index.core.llms import ChatMessage, MessageRole
 
-    ordered = sorted(passages, key=lambda p: -p.score)  # models lean on the first passage
-    context = "\n\n".join(f"Passage from {p.document}:\n{p.text.strip()}" for p in ordered)
+    # In retrieval order, best first: models lean on the first passage.
+    context = "\n\n".join(f"Passage from {p.document}:\n{p.text.strip()}" for p in passages)
     return [
         ChatMessage(role=MessageRole.SYSTEM, content=SYSTEM),
         ChatMessage(role=MessageRole.USER, content=f"{context}\n\nQuestion: {question.strip()}"),

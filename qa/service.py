@@ -78,7 +78,7 @@ class Pipeline:
         yield passages
         if not passages or max(p.score for p in passages) < self.min_score:
             timings["total"] = time.perf_counter() - t0
-            yield self._refused(question, query, passages, timings)
+            yield self._refused(question, query, passages, timings, "retrieval")
             return
         text = ""
         try:
@@ -104,10 +104,10 @@ class Pipeline:
         """Attach citations to the model's text; refuse when it refused or nothing supports it."""
         query = query or question
         if not text or _MODEL_REFUSAL.search(text):
-            return self._refused(question, query, passages, {})
+            return self._refused(question, query, passages, {}, "model", text)
         marked, claims, sources = cite(text, passages, self.store.embedder.get_text_embedding_batch)
         if not sources:
-            return self._refused(question, query, passages, {})
+            return self._refused(question, query, passages, {}, "unsupported", text)
         return Answer(
             question=question,
             query=query,
@@ -119,7 +119,10 @@ class Pipeline:
         )
 
     @staticmethod
-    def _refused(question: str, query: str, passages: list[Source], timings: dict[str, float]) -> Answer:
+    def _refused(
+        question: str, query: str, passages: list[Source], timings: dict[str, float], why: str, draft: str | None = None
+    ) -> Answer:
         return Answer(
-            question=question, query=query, text=REFUSED, refused=True, sources=[], passages=passages, timings=timings
-        )
+            question=question, query=query, text=REFUSED, refused=True, sources=[], passages=passages,
+            timings=timings, refusal=why, draft=draft or None,
+        )  # fmt: skip

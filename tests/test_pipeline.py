@@ -48,6 +48,7 @@ def test_follow_up_is_condensed_before_retrieval(seed_settings, fake_llm):
 def test_off_topic_question_is_refused_without_the_model(seed_settings, fake_llm):
     answer = qa.ask("Who won the 1998 football World Cup?", settings=seed_settings, llm=fake_llm)
     assert answer.refused and answer.sources == [] and answer.passages
+    assert answer.refusal == "retrieval" and answer.draft is None
     assert fake_llm.history == []
 
 
@@ -55,6 +56,14 @@ def test_unsupported_model_answer_is_refused(seed_settings, fake_llm):
     fake_llm.invent = "The ceasefire was signed in Geneva by 40 delegates."
     answer = qa.ask("Where was the ceasefire signed?", settings=seed_settings, llm=fake_llm)
     assert answer.refused and answer.sources == []
+    # The model's text is kept apart, never shown as the answer.
+    assert answer.refusal == "unsupported" and answer.draft == fake_llm.invent and fake_llm.invent not in answer.text
+
+
+def test_model_saying_it_does_not_know_is_a_refusal(seed_settings, fake_llm):
+    fake_llm.invent = "I don't know."
+    answer = qa.ask("What guarantees does Russia demand?", settings=seed_settings, llm=fake_llm)
+    assert answer.refused and answer.refusal == "model" and answer.to_json()["refusal"] == "model"
 
 
 @pytest.mark.parametrize("question", ["", "   ", "?!...", "\x00\x07"])
