@@ -43,3 +43,17 @@ def test_keyword_index_follows_every_reindex(settings, tmp_path, fake_llm):
     found = [i for i, _ in store._keywords().search("QZX7781 WVK5530", 5)]
     documents = {c.id: c.document for c in store.chunks()}
     assert [documents[i] for i in found] == ["receipt.txt"]
+
+
+def test_embedding_part_finds_a_paraphrase_bm25_cannot(settings, tmp_path, fake_llm):
+    write_corpus(tmp_path / "docs")
+    qa.index(tmp_path / "docs", settings=settings, progress=False)
+    question = "When is the battery-powered boat due?"  # no word of "A new ferry with an electric engine ..."
+    store = qa.pipeline(settings, fake_llm).store
+    assert "ferry4.txt" not in [store_doc(store, i) for i, _ in store._keywords().search(question, 7)]
+    fused = qa.pipeline(settings.model_copy(update={"top_k": 1}), fake_llm).retrieve(question)
+    assert [p.document for p in fused] == ["ferry4.txt"]
+
+
+def store_doc(store, chunk_id: str) -> str:
+    return {c.id: c.document for c in store.chunks()}[chunk_id]
