@@ -7,6 +7,7 @@ never out of step with Chroma and never rebuilt per query.
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,6 +26,14 @@ class KeywordIndex:
         self._digest = ""
         self._bm25 = None
         self._vocab: set[str] = set()
+        # One thread may rebuild the index while others search it (indexing while answering):
+        # a search never sees the ids of one build with the BM25 matrix of another.
+        self._lock = threading.RLock()
+
+    @property
+    def size(self) -> int:
+        """Number of chunks the index covers."""
+        return len(self._ids)
 
     def _tokenize(self, texts: list[str], ids: bool):
         import bm25s
@@ -36,15 +45,16 @@ class KeywordIndex:
     def ensure(self, ids: Sequence[str], texts: Callable[[], tuple[list[str], list[str]]]) -> None:
         """Make the index cover exactly `ids`: load it from disk, or rebuild it from `texts()` (ids, texts)."""
         digest = ids_digest(ids)
-        if digest == self._digest:
-            return
-        if self.folder and self._load(digest):
-            return
-        all_ids, all_texts = texts()
-        self._build(all_ids, all_texts)
-        self._digest = ids_digest(all_ids)
-        if self.folder:
-            self._save()
+        with self._lock:
+            if digest == self._digest:
+                return
+            if self.folder and self._load(digest):
+                return
+            all_ids, all_texts = texts()
+            self._build(all_ids, all_texts)
+            self._digest = ids_digest(all_ids)
+            if self.folder:
+                self._save()
 
     def _build(self, ids: list[str], texts: list[str]) -> None:
         import bm25s
@@ -80,10 +90,12 @@ class KeywordIndex:
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of up to `k` chunks sharing a term with the query, best first."""
-        if self._bm25 is None:
-            return []
-        words = [w for w in self._tokenize([query], ids=False)[0] if w in self._vocab]
-        if not words:
-            return []
-        found, scores = self._bm25.retrieve([words], k=min(k, len(self._ids)), show_progress=False)
-        return [(self._ids[int(i)], float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
+        tokens = self._tokenize([query], ids=False)[0]
+        with self._lock:
+            if self._bm25 is None:
+                return []
+            words = [w for w in tokens if w in self._vocab]
+            if not words:
+                return []
+            found, scores = self._bm25.retrieve([words], k=min(k, len(self._ids)), show_progress=False)
+            return [(self._ids[int(i)], float(s)) for i, s in zip(found[0], scores[0]) if s > 0]

@@ -232,6 +232,21 @@ class Store:
         `score` is always the cosine similarity of passage and question, comparable whichever ranking
         found it, so the refusal gate means the same in both modes.
         """
+        from chromadb.errors import ChromaError
+
+        for _ in range(2):  # a chunk deleted by this process's own indexing, mid-query, is gone on retry
+            try:
+                return self._retrieve(question, top_k)
+            except (ChromaError, _Stale) as e:
+                error = e
+        raise StoreError(
+            f"Collection '{self.name}' could not be searched ({type(error).__name__}: {' '.join(str(error).split())[:120]}). "
+            "If another process indexed this store while this one was running, restart this one: an embedded "
+            "store is written by one process at a time. To index while serving, upload through the web chat or "
+            "use a Chroma server (QA_CHROMA_URL)."
+        )
+
+    def _retrieve(self, question: str, top_k: int) -> list[Source]:
         count = self._collection.count()
         if count == 0:
             return []
@@ -243,17 +258,28 @@ class Store:
         found = {
             id_: _source(id_, text, m, 1.0 - dist)
             for id_, text, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])
+            if m is not None
         }
+        if len(found) < len(got["ids"][0]):
+            raise _Stale("the vector index names deleted chunks")
         if not self.hybrid:
             return list(found.values())[:top_k]
+        if self._keyword.size != count:  # changed by another thread or process since the last check
+            self._keyword_checked = False
         keyword = dict(self._keywords().search(question, pool))
         missing = [i for i in keyword if i not in found]
         if missing:
             extra = self._collection.get(ids=missing, include=["documents", "metadatas", "embeddings"])
             for id_, text, m, emb in zip(extra["ids"], extra["documents"], extra["metadatas"], extra["embeddings"]):
+                if m is None:
+                    continue
                 emb = np.asarray(emb, dtype=np.float32)
                 cosine = float(emb @ vector / (np.linalg.norm(emb) * np.linalg.norm(vector) + 1e-9))
                 found[id_] = _source(id_, text, m, cosine)
+            if any(i not in found for i in missing):  # BM25 names chunks deleted since: check it next time
+                self._keyword_checked = False
+        if not found:
+            return []
         best_cos = max(max(s.score for s in found.values()), 1e-9)
         best_kw = max(keyword.values(), default=0.0) or 1.0
         fused = {
@@ -261,6 +287,10 @@ class Store:
             for id_, s in found.items()
         }
         return [found[i] for i in sorted(fused, key=lambda i: -fused[i])[:top_k]]
+
+
+class _Stale(Exception):
+    """This process's vector index is behind the collection (another process wrote to the store)."""
 
 
 def _source(id_: str, text: str, meta: dict, score: float) -> Source:

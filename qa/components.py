@@ -20,10 +20,16 @@ if TYPE_CHECKING:
     from index import Store
 
 _lock = threading.Lock()
+_embedder_lock = threading.Lock()  # two threads asking at once (indexing while answering) load it once
+
+
+def embedder(threads: int) -> "BaseEmbedding":
+    with _embedder_lock:
+        return _embedder(threads)
 
 
 @lru_cache(maxsize=1)
-def embedder(threads: int) -> "BaseEmbedding":
+def _embedder(threads: int) -> "BaseEmbedding":
     from index.embedding import load_embedder
 
     return load_embedder(threads)
