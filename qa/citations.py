@@ -79,8 +79,12 @@ def content_words(text: str) -> set[str]:
 
 
 def names(text: str) -> set[str]:
-    """Capitalised words and acronyms (people, places, organisations), lower-cased."""
-    return {w.lower() for w in _WORD.findall(text) if w[0].isupper() and w.lower() not in _STOP}
+    """Capitalised words and acronyms (people, places, organisations), stemmed as passages' words are.
+
+    Stemming drops a possessive whichever apostrophe it has: models write "Ukraine's" where the
+    document has "Ukraine’s".
+    """
+    return {_stem(w) for w in _WORD.findall(text) if w[0].isupper() and w.lower() not in _STOP}
 
 
 def numbers(text: str) -> set[str]:

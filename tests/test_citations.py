@@ -61,3 +61,16 @@ def test_wrong_number_is_not_supported():
     answer = "Russian strikes killed at least 40 in Ukraine."
     _, claims, sources = cite(answer, passages(), embed)
     assert sources == [] and not claims[0].supported
+
+
+def test_possessive_names_match_whatever_the_apostrophe():
+    # The model writes a straight apostrophe where the document has a curly one.
+    answer = "Ukraine's largest ever drone attack on Moscow killed at least three employees of a meat warehouse."
+    _, claims, sources = cite(answer, passages(), embed)
+    assert claims[0].supported and [s.id for s in sources] == ["b"]
+
+
+def test_a_name_missing_from_the_passage_is_not_supported():
+    answer = "Kharkiv's largest ever drone attack on Moscow killed at least three employees of a meat warehouse."
+    _, claims, sources = cite(answer, passages(), embed)
+    assert not claims[0].supported and sources == []
