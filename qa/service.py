@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from index import Source, Store, StoreError
 from qa.answer import Answer, Sentence
 from qa.citations import cite
+from qa.guard import addresses_the_model
 from qa.llm import Generator, LLMUnavailable
 from qa.prompt import build_messages, condense_messages
 
@@ -50,7 +51,8 @@ class Pipeline:
         self.min_score = min_score
 
     def retrieve(self, question: str) -> list[Source]:
-        return self.store.retrieve(question, self.top_k)
+        """The best passages, less any that give orders to the model (prompt injection, see `qa.guard`)."""
+        return [p for p in self.store.retrieve(question, self.top_k) if not addresses_the_model(p.text)]
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """Rewrite a follow-up ("And what did Britain offer?") as a question that stands alone."""
