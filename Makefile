@@ -1,6 +1,7 @@
 # make run   - set up, index seeds/ and serve the web chat on http://127.0.0.1:7860
 # make test  - set up and run the whole test suite
-.PHONY: setup model index run test browser clean
+# make bench - set up and run the speed benchmark (eval/bench/results.json)
+.PHONY: setup model index run test browser bench clean
 
 VENV := .venv
 QA := $(VENV)/bin/qa
@@ -16,6 +17,9 @@ index: model
 
 run: index
 	@$(QA) ui
+
+bench: model
+	@$(QA) bench $(BENCH_ARGS)
 
 browser:
 	@./scripts/browser.sh

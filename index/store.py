@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index.documents import Skipped, read_folder
-from index.embedding import MODEL_NAME, token_counter
+from index.embedding import MODEL_NAME, query_embedding, token_counter
 from index.errors import StoreError
 from index.keyword import KeywordIndex
 from index.source import Source
@@ -250,7 +250,7 @@ class Store:
         count = self._collection.count()
         if count == 0:
             return []
-        vector = np.asarray(self.embedder.get_query_embedding(question), dtype=np.float32)
+        vector = np.asarray(query_embedding(self.embedder, question), dtype=np.float32)
         pool = min(count, max(3 * top_k, 12) if self.hybrid else top_k)
         got = self._collection.query(
             query_embeddings=[vector.tolist()], n_results=pool, include=["documents", "metadatas", "distances"]

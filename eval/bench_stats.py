@@ -1,0 +1,118 @@
+"""Small helpers of the benchmark: percentiles, the machine it ran on, the targets of issue 7, the table."""
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("torch", "sentence-transformers", "transformers", "llama-index-core", "chromadb", "llama-cpp-python",
+            "bm25s", "gradio")  # fmt: skip
+
+
+def percentiles(values: list[float]) -> dict:
+    """p50 and p95 (nearest rank) of a list of figures, rounded."""
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return {"p50": None, "p95": None, "n": 0}
+
+    def at(q: float) -> float:
+        return values[min(len(values) - 1, max(0, round(q * len(values) + 0.5) - 1))]
+
+    return {"p50": round(at(0.5), 4), "p95": round(at(0.95), 4), "n": len(values)}
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = None
+    try:
+        ram = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "ram_gib": ram, "os": platform.platform(),
+        "python": sys.version.split()[0], "packages": versions, "revision": revision(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_average": load,
+    }  # fmt: skip
+
+
+def revision() -> str | None:
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT,
+                             timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _get(results: dict, *path):
+    for key in path:
+        if not isinstance(results, dict) or key not in results:
+            return None
+        results = results[key]
+    return results
+
+
+def targets(results: dict) -> list[dict]:
+    """Each target of issue 7 with the measured value (None when that phase was not run)."""
+    ingest = results.get("ingest", {})
+    ratios = [v["ratio"] for v in ingest.values() if v.get("ratio") and v.get("ours", {}).get("chunks", 0) >= 100]
+    reindex = [v for v in results.get("reindex", {}).values()]
+    retrieval = results.get("retrieval", {})
+
+    def p50_at(size: int):
+        got = [v["p50_ms"] for v in retrieval.values() if v.get("chunks") and 0.7 * size <= v["chunks"] <= 1.3 * size]
+        return max(got) if got else None
+
+    rows = [
+        ("ingest throughput vs plain pipeline", ">= 2x", min(ratios) if ratios else None, lambda v: v >= 2),
+        ("unchanged re-index: chunks embedded", "0", max((r["embedded"] for r in reindex), default=None), lambda v: v == 0),
+        ("unchanged re-index: share of full index time", "<= 2%",
+         max((r["share"] for r in reindex), default=None), lambda v: v <= 0.02),
+        ("hybrid retrieval p50 at 10,000 chunks", "<= 15 ms", p50_at(10_000), lambda v: v <= 15),
+        ("hybrid retrieval p50 at 100,000 chunks", "<= 30 ms", p50_at(100_000), lambda v: v <= 30),
+        ("time to sources p50", "<= 0.3 s", _get(results, "answers", "sources_s", "p50"), lambda v: v <= 0.3),
+        ("time to first token p50", "<= 2.5 s", _get(results, "answers", "first_token_s", "p50"), lambda v: v <= 2.5),
+        ("generation vs raw llama.cpp", ">= 90%", _get(results, "answers", "tokens_ratio"), lambda v: v >= 0.9),
+        ("qa ask cold start before generation", "<= 5 s", _get(results, "cold_start", "startup_s"), lambda v: v <= 5),
+        ("qa ask imports gradio", "no", _get(results, "cold_start", "imports_gradio"), lambda v: v is False),
+        ("web chat peak RSS", "<= 3 GB", _get(results, "serve", "peak_rss_mb"), lambda v: v <= 3072),
+    ]  # fmt: skip
+    return [{"target": n, "wanted": w, "value": v, "met": None if v is None else bool(ok(v))} for n, w, v, ok in rows]
+
+
+def table(results: dict) -> str:
+    """The figures as Markdown tables: ingest ours vs plain, then everything else."""
+    lines = ["| corpus | chunks | ours chunks/s | plain chunks/s | ratio |", "|---|---|---|---|---|"]
+    for name, v in results.get("ingest", {}).items():
+        ours, plain = v.get("ours", {}), v.get("plain") or {}
+        lines.append(f"| {name} | {ours.get('chunks')} | {ours.get('chunks_per_s')} | {plain.get('chunks_per_s', '-')} "
+                     f"| {v.get('ratio') or '-'} |")  # fmt: skip
+    lines += ["", "| corpus | chunks | retrieval p50 | p95 | vectors | built in |", "|---|---|---|---|---|---|"]
+    for name, v in results.get("retrieval", {}).items():
+        lines.append(f"| {name} | {v['chunks']} | {v['p50_ms']} ms | {v['p95_ms']} ms | {v['vectors']} | {v['build_s']} s |")
+    lines += ["", "| target | wanted | measured | met |", "|---|---|---|---|"]
+    for t in targets(results):
+        met = "-" if t["met"] is None else ("yes" if t["met"] else "no")
+        lines.append(f"| {t['target']} | {t['wanted']} | {'-' if t['value'] is None else t['value']} | {met} |")
+    return "\n".join(lines)

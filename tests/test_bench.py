@@ -1,0 +1,81 @@
+"""The benchmark runs end to end on tiny corpora and writes a well-formed results file (no time asserts)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from eval.bench_stats import percentiles, targets
+
+
+def _positive(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
+
+
+def test_percentiles_nearest_rank():
+    assert percentiles([5, 1, 3, 2, 4]) == {"p50": 3, "p95": 5, "n": 5}
+    assert percentiles([]) == {"p50": None, "p95": None, "n": 0}
+
+
+def test_quick_bench_writes_a_well_formed_results_file(tmp_path):
+    out = tmp_path / "results.json"
+    cmd = [sys.executable, "-m", "qa.cli", "bench", "--quick", "--no-llm", "--out", str(out), "--work", str(tmp_path / "w")]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "| target |" in run.stdout and str(out) in run.stdout
+    results = json.loads(out.read_text())
+    m = results["machine"]
+    assert m["cores"] >= 1 and m["cpu"] and m["python"] and m["packages"]["chromadb"] and m["date"]
+    assert set(results["phases"]) == {"ingest", "retrieval"}
+    assert set(results["ingest"]) == {"seed", "200"}
+    for name, row in results["ingest"].items():
+        for side in ("ours", "plain"):
+            assert _positive(row[side]["chunks"]) and _positive(row[side]["seconds"]) and _positive(row[side]["chunks_per_s"])
+        assert _positive(row["ratio"])
+        again = results["reindex"][name]
+        assert again["embedded"] == 0 and again["chunks"] == row["ours"]["chunks"]  # nothing re-embedded
+        assert _positive(again["seconds"]) and 0 < again["share"]
+    assert results["ingest"]["200"]["ours"]["chunks"] >= 100  # the generated corpus is about the size asked
+    assert {"seed", "gen-200"} <= set(results["retrieval"])
+    for row in results["retrieval"].values():
+        assert _positive(row["p50_ms"]) and row["p95_ms"] >= row["p50_ms"] and row["queries"] == 10
+    names = {t["target"]: t for t in results["targets"]}
+    assert names["unchanged re-index: chunks embedded"]["met"] is True
+    assert names["web chat peak RSS"]["value"] is None  # not run with --no-llm
+
+
+def test_unknown_phase_is_a_one_line_error(tmp_path):
+    cmd = [sys.executable, "-m", "qa.cli", "bench", "--only", "nope", "--out", str(tmp_path / "r.json")]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "unknown phase" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_targets_are_judged_from_the_figures():
+    results = {
+        "ingest": {"xquad": {"ours": {"chunks": 459}, "ratio": 2.5}},
+        "reindex": {"xquad": {"embedded": 0, "share": 0.05}},
+        "retrieval": {"gen-10000": {"chunks": 10_100, "p50_ms": 12.0}},
+        "serve": {"peak_rss_mb": 4000.0},
+    }
+    got = {t["target"]: t["met"] for t in targets(results)}
+    assert got["ingest throughput vs plain pipeline"] is True
+    assert got["unchanged re-index: share of full index time"] is False
+    assert got["hybrid retrieval p50 at 10,000 chunks"] is True
+    assert got["hybrid retrieval p50 at 100,000 chunks"] is None
+    assert got["web chat peak RSS"] is False
+
+
+@pytest.mark.llm
+def test_bench_llm_phases_on_the_seed(tmp_path):
+    out = tmp_path / "results.json"
+    cmd = [sys.executable, "-m", "qa.cli", "bench", "--quick", "--only", "answers,cold", "--out", str(out),
+           "--work", str(tmp_path / "w")]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads(out.read_text())
+    a = results["answers"]
+    assert a["questions"] == 2 and _positive(a["sources_s"]["p50"]) and _positive(a["total_s"]["p95"])
+    assert _positive(a["tokens_per_s"]) and _positive(a["raw_tokens_per_s"])
+    c = results["cold_start"]
+    assert _positive(c["to_first_token_s"]) and c["imports_gradio"] is False
