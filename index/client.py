@@ -1,10 +1,11 @@
 """The Chroma client: embedded in this process (a folder), or a Chroma server (`chroma run`)."""
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from index.errors import StoreError
+from index.errors import NoStore, StoreError
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -39,9 +40,23 @@ def connect(store_dir: Path, url: str | None = None, create: bool = False) -> "C
         return client
     store_dir = Path(store_dir)
     if not create and not (store_dir / "chroma.sqlite3").exists():
-        raise StoreError(f"No index at {store_dir}. Build it first: qa index PATH --store {store_dir}")
+        raise NoStore(f"No index at {store_dir}. Build it first: qa index PATH --store {store_dir}")
     store_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(str(store_dir), settings=settings)
+    try:
+        client = chromadb.PersistentClient(str(store_dir), settings=settings)
+        client.list_collections()
+    except Exception as e:  # chromadb's errors differ by version and by what broke (sqlite, segments)
+        raise damaged(store_dir, e) from None
+    return client
+
+
+def damaged(store_dir: Path, error: Exception) -> StoreError:
+    """The store exists but cannot be read: say so, and how to start again without losing the old one."""
+    where = shlex.quote(str(store_dir))
+    return StoreError(
+        f"The store at {store_dir} cannot be read ({type(error).__name__}: {' '.join(str(error).split())[:120]}): it is damaged "
+        f"or half-written. Move it aside and index again: mv {where} {where}.broken && qa index PATH --store {where}"
+    )
 
 
 def list_collections(client: "ClientAPI") -> list[str]:

@@ -40,12 +40,20 @@ def read_folder(path: Path, max_bytes: int) -> tuple[list[Document], list[Skippe
     if not path.exists():
         raise StoreError(f"No such file or folder: {path}")
     root = path if path.is_dir() else path.parent
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    entries = sorted(path.rglob("*")) if path.is_dir() else [path]
     docs: list[Document] = []
     skipped: list[Skipped] = []
-    for file in files:
+    for file in entries:
         name = file.relative_to(root).as_posix()
         if any(part.startswith(".") for part in file.relative_to(root).parts):
+            continue
+        if file.is_symlink() and not file.resolve().is_relative_to(root.resolve()):
+            skipped.append(Skipped(_printable(name), "symlink pointing outside the folder"))
+            continue
+        if not file.is_file():
+            continue
+        if _printable(name) != name:
+            skipped.append(Skipped(_printable(name), "its name is not valid UTF-8: rename the file"))
             continue
         if file.suffix.lower() not in SUFFIXES:
             skipped.append(Skipped(name, f"unsupported type (supported: {', '.join(SUFFIXES)})"))
@@ -66,9 +74,12 @@ def read_folder(path: Path, max_bytes: int) -> tuple[list[Document], list[Skippe
     return docs, skipped
 
 
+def _printable(name: str) -> str:
+    """The name with bytes that are not UTF-8 (kept by Python as surrogates) shown as U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _unreadable(file: Path, root: Path, max_bytes: int) -> str | None:
-    if file.is_symlink() and not file.resolve().is_relative_to(root.resolve()):
-        return "symlink pointing outside the folder"
     size = file.stat().st_size
     if size > max_bytes:
         return f"too large ({size:,} bytes; the limit is {max_bytes:,}, setting QA_MAX_FILE_BYTES)"

@@ -3,3 +3,7 @@ class StoreError(Exception):
 
     The message is shown as is, without a traceback, so it says what to do.
     """
+
+
+class NoStore(StoreError):
+    """No store at the configured folder yet (nothing has been indexed there)."""

@@ -7,6 +7,7 @@ never out of step with Chroma and never rebuilt per query.
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -70,22 +71,29 @@ class KeywordIndex:
         self._vocab = set(tokens.vocab)
 
     def _save(self) -> None:
+        """The ids file goes first and comes back last, atomically: an interrupted save is never loaded."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        meta_file = self.folder / IDS_FILE
+        meta_file.unlink(missing_ok=True)
         if self._bm25 is not None:
             self._bm25.save(str(self.folder), show_progress=False)
-        (self.folder / IDS_FILE).write_text(json.dumps({"digest": self._digest, "ids": self._ids, "vocab": sorted(self._vocab)}))
+        partial = meta_file.with_suffix(".partial")
+        partial.write_text(json.dumps({"digest": self._digest, "ids": self._ids, "vocab": sorted(self._vocab)}))
+        os.replace(partial, meta_file)
 
     def _load(self, digest: str) -> bool:
+        """False when the saved index is missing, stale or damaged: the caller rebuilds it."""
         import bm25s
 
         meta_file = self.folder / IDS_FILE
-        if not meta_file.exists():
+        try:
+            meta = json.loads(meta_file.read_text())
+            if meta.get("digest") != digest:
+                return False
+            bm25 = bm25s.BM25.load(str(self.folder), show_progress=False) if meta["ids"] else None
+        except Exception:  # absent, half-written or damaged files: bm25s and json raise many kinds
             return False
-        meta = json.loads(meta_file.read_text())
-        if meta.get("digest") != digest:
-            return False
-        self._ids, self._vocab, self._digest = meta["ids"], set(meta["vocab"]), digest
-        self._bm25 = bm25s.BM25.load(str(self.folder), show_progress=False) if self._ids else None
+        self._ids, self._vocab, self._digest, self._bm25 = meta["ids"], set(meta["vocab"]), digest, bm25
         return True
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:

@@ -22,13 +22,12 @@ def read_text(file: Path) -> tuple[str, list[int]]:
 
 
 def _plain(data: bytes) -> str:
+    if b"\x00" in data:  # text never holds NUL bytes; an image or executable almost always does
+        raise Unreadable("binary content")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise Unreadable("not UTF-8 text") from None
-    if "\x00" in text:
-        raise Unreadable("binary content")
-    return text
 
 
 def _pdf(file: Path) -> tuple[str, list[int]]:

@@ -119,11 +119,12 @@ def add_files(
 def collections(settings: Settings | None = None) -> list[str]:
     """Names of the collections in the store (none when there is no store yet)."""
     from index.client import list_collections
+    from index.errors import NoStore
     from qa import components
 
     try:
         return list_collections(components.client(settings or get_settings()))
-    except StoreError:
+    except NoStore:
         return []
 
 

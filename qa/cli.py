@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from pydantic import ValidationError
+
     from qa.model_file import ModelFileError
     from qa.settings import get_settings
 
@@ -72,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         return commands[args.command](args, settings)
     except (StoreError, ModelFileError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ValidationError as e:  # a QA_ variable with a bad value; its value is not echoed (it may be a secret)
+        wrong = "; ".join(
+            (f"QA_{'_'.join(map(str, err['loc'])).upper()}: " if err["loc"] else "") + err["msg"] for err in e.errors()
+        )
+        print(f"error: invalid setting: {wrong}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -122,7 +130,10 @@ def _index_once(args, settings, rebuild: bool) -> int:
         print(", ".join(f"{v} {k}" for k, v in counts.items()) + f" in {report.seconds:.1f} s")
         print(f"collection '{settings.collection}' in {settings.chroma_url or settings.store_dir}")
     if report.documents == 0:
-        print(f"error: no readable .txt or .md files in {args.path}", file=sys.stderr)
+        print(f"error: no readable documents in {args.path}", file=sys.stderr)
+        return 1
+    if report.skipped:
+        print(f"error: {len(report.skipped)} file(s) skipped (named above); the others were indexed", file=sys.stderr)
         return 1
     return 0
 

@@ -32,8 +32,12 @@ class QuestionError(StoreError):
     """The question cannot be asked as given (empty, too long, ...)."""
 
 
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")  # terminal colour and cursor codes, as pasted
+
+
 def clean_question(question: str) -> str:
-    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question or "")
+    text = _ANSI.sub(" ", question or "")
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
     text = " ".join(text.split())
     if not any(ch.isalnum() for ch in text):
         raise QuestionError("The question is empty: ask something in words.")
