@@ -98,6 +98,7 @@ class _Span:
     start: int  # offsets in the passage text
     end: int
     pair: bool = False  # two adjacent sentences
+    middle: int = 0  # of a pair: where its second sentence starts
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,14 @@ class _Facts:
 
 
 def _support(
-    sentence: "_Facts", spans: list[_Span], facts: list[_Facts], similarity: np.ndarray
+    sentence: "_Facts", spans: list[_Span], facts: list[_Facts], similarity: np.ndarray, anchors: list[list[_Facts]]
 ) -> list[tuple[int, _Span, float]]:
     """The spans that support one answer sentence.
 
     First one span alone must hold the sentence's words (or its meaning), numbers and names; every
-    passage with such a span within MARGIN of the best is cited. Failing that, a sentence that
+    passage with such a span within MARGIN of the best is cited. In a span of two sentences the
+    numbers and names must all be in one of them (`anchors`): "Russia has lost one fifth" is not
+    supported by a sentence naming Russia followed by one saying Ukraine "has lost one fifth". Failing that, a sentence that
     joins facts from two passages is supported by the best pair of spans that together hold them.
     """
     words, nums, proper = sentence.words, sentence.numbers, sentence.names
@@ -131,7 +134,7 @@ def _support(
             continue
         semantic = float(similarity[j])
         alone = (lexical >= LEXICAL_MIN or semantic >= SEMANTIC_MIN) and nums <= facts[j].numbers
-        alone = alone and proper <= facts[j].names
+        alone = alone and any(nums <= a.numbers and proper <= a.names for a in anchors[j])
         scored.append(((lexical + semantic) / 2 - (PAIR_PENALTY if span.pair else 0.0), j, alone))
     scored.sort(reverse=True)
     best: dict[int, tuple[_Span, float]] = {}
@@ -168,7 +171,7 @@ def attribute(
     for i, p in enumerate(passages):
         inner = sentence_spans(p.text)
         spans += [_Span(i, s, e) for s, e in inner]
-        spans += [_Span(i, a[0], b[1], pair=True) for a, b in zip(inner, inner[1:])]
+        spans += [_Span(i, a[0], b[1], pair=True, middle=b[0]) for a, b in zip(inner, inner[1:])]
     if not sentences or not spans:
         return sentences, [[] for _ in sentences]
     span_texts = [passages[s.passage].text[s.start : s.end] for s in spans]
@@ -177,10 +180,16 @@ def attribute(
     similarity = vectors[: len(sentences)] @ vectors[len(sentences) :].T
 
     facts = [_Facts.of(t) for t in span_texts]
+    anchors = [
+        [_Facts.of(passages[s.passage].text[s.start : s.middle]), _Facts.of(passages[s.passage].text[s.middle : s.end])]
+        if s.pair
+        else [facts[j]]
+        for j, s in enumerate(spans)
+    ]
     support = []
     for i, sentence in enumerate(sentences):
         claim = _Facts(content_words(sentence), numbers(sentence), names(sentence))
-        support.append(_support(claim, spans, facts, similarity[i]))
+        support.append(_support(claim, spans, facts, similarity[i], anchors))
     return sentences, support
 
 

@@ -74,3 +74,12 @@ def test_a_name_missing_from_the_passage_is_not_supported():
     answer = "Kharkiv's largest ever drone attack on Moscow killed at least three employees of a meat warehouse."
     _, claims, sources = cite(answer, passages(), embed)
     assert not claims[0].supported and sources == []
+
+
+def test_names_and_numbers_of_a_claim_must_share_a_passage_sentence():
+    text = "The statement was made by Russia after the call. Ukraine has still lost one fifth of its territory."
+    two = [Source(id="c", document="seed.txt", text=text, start=0, end=len(text), score=0.5)]
+    _, claims, sources = cite("Russia has lost one fifth of its territory.", two, embed)
+    assert not claims[0].supported and sources == []
+    _, claims, sources = cite("Ukraine has lost one fifth of its territory.", two, embed)
+    assert claims[0].supported and [s.id for s in sources] == ["c"]
