@@ -113,15 +113,29 @@ class _Facts:
         return cls(content_words(text), numbers(text), every | {_stem(w) for w in every})
 
 
+@dataclass(frozen=True)
+class _Anchor:
+    """One sentence of a two-sentence span: its numbers and the names it mentions."""
+
+    numbers: set[str]
+    names: set[str]
+
+    @classmethod
+    def of(cls, text: str) -> "_Anchor":
+        return cls(numbers(text), names(text))
+
+
 def _support(
-    sentence: "_Facts", spans: list[_Span], facts: list[_Facts], similarity: np.ndarray, anchors: list[list[_Facts]]
+    sentence: "_Facts", spans: list[_Span], facts: list[_Facts], similarity: np.ndarray, anchors: list[list[_Anchor]]
 ) -> list[tuple[int, _Span, float]]:
     """The spans that support one answer sentence.
 
     First one span alone must hold the sentence's words (or its meaning), numbers and names; every
     passage with such a span within MARGIN of the best is cited. In a span of two sentences the
-    numbers and names must all be in one of them (`anchors`): "Russia has lost one fifth" is not
-    supported by a sentence naming Russia followed by one saying Ukraine "has lost one fifth". Failing that, a sentence that
+    claim's numbers must be in one of them (`anchors`) that names one of the claim's names or no one:
+    "Russia has lost one fifth" is not supported by a sentence naming Russia followed by one saying
+    Ukraine "has lost one fifth"; "Southern California has two metropolitan areas" is, by one naming
+    Southern California followed by "The region is home to two metropolitan areas". Failing that, a sentence that
     joins facts from two passages is supported by the best pair of spans that together hold them.
     """
     words, nums, proper = sentence.words, sentence.numbers, sentence.names
@@ -134,7 +148,8 @@ def _support(
             continue
         semantic = float(similarity[j])
         alone = (lexical >= LEXICAL_MIN or semantic >= SEMANTIC_MIN) and nums <= facts[j].numbers
-        alone = alone and any(nums <= a.numbers and proper <= a.names for a in anchors[j])
+        alone = alone and proper <= facts[j].names
+        alone = alone and (not nums or any(nums <= a.numbers and (not a.names or a.names & proper) for a in anchors[j]))
         scored.append(((lexical + semantic) / 2 - (PAIR_PENALTY if span.pair else 0.0), j, alone))
     scored.sort(reverse=True)
     best: dict[int, tuple[_Span, float]] = {}
@@ -181,9 +196,9 @@ def attribute(
 
     facts = [_Facts.of(t) for t in span_texts]
     anchors = [
-        [_Facts.of(passages[s.passage].text[s.start : s.middle]), _Facts.of(passages[s.passage].text[s.middle : s.end])]
+        [_Anchor.of(passages[s.passage].text[s.start : s.middle]), _Anchor.of(passages[s.passage].text[s.middle : s.end])]
         if s.pair
-        else [facts[j]]
+        else [_Anchor(facts[j].numbers, set())]
         for j, s in enumerate(spans)
     ]
     support = []

@@ -83,3 +83,10 @@ def test_names_and_numbers_of_a_claim_must_share_a_passage_sentence():
     assert not claims[0].supported and sources == []
     _, claims, sources = cite("Ukraine has lost one fifth of its territory.", two, embed)
     assert claims[0].supported and [s.id for s in sources] == ["c"]
+
+
+def test_a_number_may_come_from_the_sentence_after_the_name():
+    text = "Southern California is a region of the United States. The region is home to two extended metropolitan areas."
+    two = [Source(id="d", document="x.txt", text=text, start=0, end=len(text), score=0.5)]
+    _, claims, sources = cite("Southern California has two extended metropolitan areas.", two, embed)
+    assert claims[0].supported and [s.id for s in sources] == ["d"]
