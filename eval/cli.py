@@ -4,6 +4,7 @@
     qa eval --set xquad.en.json --sample 200  # a SQuAD-format file: its paragraphs are indexed first
     qa eval --gate                            # the CI subset, checked against eval/thresholds.json
     qa eval --compare A.jsonl B.jsonl         # what improved and what regressed between two runs
+    qa eval --replay A.jsonl                  # A's recorded model answers through today's citation rules
 """
 
 import argparse
@@ -24,10 +25,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed of --sample (default 0)")
     p.add_argument("--ids", help="comma-separated question ids to evaluate")
     p.add_argument("--gate", action="store_true", help="the CI subset of the seed set, checked against the thresholds")
+    p.add_argument("--short", action="store_true", help="short answers: only the phrase that answers (QA_ANSWER_STYLE)")
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval only, without the language model")
     p.add_argument("--out", type=Path, help=f"runs folder (default {RUNS})")
     p.add_argument("--rebuild", action="store_true", help="re-index the set's documents from scratch")
     p.add_argument("--json", action="store_true", help="end with one JSON line: the metrics and the file paths")
+    p.add_argument("--replay", type=Path, metavar="RESULTS", help="re-score the model answers recorded in a results file, without the model")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two results files and exit")
 
 
@@ -37,6 +40,11 @@ def run(args: argparse.Namespace, settings, llm=None) -> int:
         return _compare(args)
     from eval import gate, references, report, runner
     from eval.metrics import aggregate
+
+    if args.replay:
+        from eval.replay import load as recorded
+
+        llm = recorded(args.replay)
 
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S")
     refset = references.load("seed" if args.gate else args.set, args.docs)
@@ -76,11 +84,12 @@ def run(args: argparse.Namespace, settings, llm=None) -> int:
         "sample": args.sample,
         "seed": args.seed,
         "retrieval_only": args.retrieval_only,
+        "replay": str(args.replay) if args.replay else None,
         "selection": _selection(refs),
         "revision": _revision(),
         "settings": {
             k: getattr(settings, k, None)
-            for k in ("top_k", "min_score", "chunk_size", "chunk_overlap", "hybrid", "temperature", "threads")
+            for k in ("top_k", "min_score", "chunk_size", "chunk_overlap", "hybrid", "answer_style", "temperature", "threads")
         },
         "index": indexed,
         "metrics": aggregate(rows),

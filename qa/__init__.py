@@ -46,6 +46,7 @@ def pipeline(settings: Settings | None = None, llm: "LLM | None" = None) -> "Pip
         (lambda: own) if own else (lambda: components.generator(settings)),
         top_k=settings.top_k,
         min_score=settings.min_score,
+        style=settings.answer_style,
     )
 
 

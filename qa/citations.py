@@ -27,6 +27,10 @@ _NUMBER_WORDS = {
     "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "thousands", "million", "billion",
     "first", "second", "third", "fourth", "fifth", "half", "quarter",
 }  # fmt: skip
+_DIGITS = {
+    w: str(i)
+    for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())
+} | {"twenty": "20", "thirty": "30", "forty": "40", "fifty": "50"}
 _STOP = set(
     "a an the and or but if of to in on at by for with from as into onto about over under than then so "
     "is are was were be been being has have had do does did will would can could should may might must "
@@ -67,15 +71,16 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _stem(word: str) -> str:
+    """A crude stemmer, the same on both sides: "days" and "day", "attacks" and "attacking" meet."""
     word = re.sub(r"['’]s$", "", word.lower())
     for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+        if len(word) - len(suffix) >= (3 if suffix == "s" else 4) and word.endswith(suffix):
             return word[: -len(suffix)]
     return word
 
 
 def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text) if w.lower() not in _STOP}
+    return {_DIGITS.get(w.lower()) or _stem(w) for w in _WORD.findall(text) if w.lower() not in _STOP}
 
 
 def names(text: str) -> set[str]:
@@ -84,11 +89,12 @@ def names(text: str) -> set[str]:
     Stemming drops a possessive whichever apostrophe it has: models write "Ukraine's" where the
     document has "Ukraine’s".
     """
-    return {_stem(w) for w in _WORD.findall(text) if w[0].isupper() and w.lower() not in _STOP}
+    return {_stem(w) for w in _WORD.findall(text) if w[0].isupper() and w.lower() not in _STOP | _NUMBER_WORDS}
 
 
 def numbers(text: str) -> set[str]:
-    words = {w.lower() for w in _WORD.findall(text)}
+    """The numbers of `text`, small ones as digits whichever way they are written ("three" and "3")."""
+    words = {_DIGITS.get(w, w) for w in (w.lower() for w in _WORD.findall(text))}
     return {w for w in words if w.isdigit() or w in _NUMBER_WORDS}
 
 
@@ -126,7 +132,12 @@ class _Anchor:
 
 
 def _support(
-    sentence: "_Facts", spans: list[_Span], facts: list[_Facts], similarity: np.ndarray, anchors: list[list[_Anchor]]
+    sentence: "_Facts",
+    spans: list[_Span],
+    facts: list[_Facts],
+    similarity: np.ndarray,
+    anchors: list[list[_Anchor]],
+    asked: set[str] = frozenset(),
 ) -> list[tuple[int, _Span, float]]:
     """The spans that support one answer sentence.
 
@@ -136,11 +147,19 @@ def _support(
     "Russia has lost one fifth" is not supported by a sentence naming Russia followed by one saying
     Ukraine "has lost one fifth"; "Southern California has two metropolitan areas" is, by one naming
     Southern California followed by "The region is home to two metropolitan areas". Failing that, a sentence that
-    joins facts from two passages is supported by the best pair of spans that together hold them.
+    joins facts from two passages is supported by the best pair of spans that together hold them,
+    if it has three content words or more and each of its numbers sits beside another of its words.
+    A bare number ("3", a short answer) says nothing of what it counts: its span must also hold a word
+    of the question (`asked`: its content words less names), or "How many soldiers...?" would be
+    answered from "three employees".
     """
     words, nums, proper = sentence.words, sentence.numbers, sentence.names
     if not words:
         return []
+    if words <= nums:
+        keep = [j for j, f in enumerate(facts) if f.words & asked]
+        spans, facts, anchors = [spans[j] for j in keep], [facts[j] for j in keep], [anchors[j] for j in keep]
+        similarity = similarity[keep]
     scored = []
     for j, span in enumerate(spans):
         lexical = len(words & facts[j].words) / len(words)
@@ -159,6 +178,8 @@ def _support(
     if best:
         top = max(score for _, score in best.values())
         return [(p, span, score) for p, (span, score) in best.items() if score >= top - MARGIN]
+    if len(words) < 3:
+        return []  # a phrase is one fact: it is not pieced together from two passages
     candidates = [j for _, j, _ in scored[:8]]
     pairs = []
     for a in candidates:
@@ -169,6 +190,8 @@ def _support(
             covered = words & (fa.words | fb.words)
             if not (words & fa.words - fb.words and words & fb.words - fa.words):
                 continue  # each passage must add something of its own
+            if any(nums & f.numbers and not (words - nums) & f.words for f in (fa, fb)):
+                continue  # a number counts only beside a word of the claim ("3 hours" is not "three years" + "hours")
             if len(covered) / len(words) >= LEXICAL_MIN and nums <= fa.numbers | fb.numbers and proper <= fa.names | fb.names:
                 pairs.append((len(covered) / len(words), a, b))
     if not pairs:
@@ -178,7 +201,7 @@ def _support(
 
 
 def attribute(
-    answer: str, passages: Sequence[Source], embed: Callable[[list[str]], list[list[float]]]
+    answer: str, passages: Sequence[Source], embed: Callable[[list[str]], list[list[float]]], question: str = ""
 ) -> tuple[list[str], list[list[tuple[int, _Span, float]]]]:
     """Split `answer` into sentences; for each, the supporting passage spans as (passage, span, score)."""
     sentences = [answer[s:e] for s, e in sentence_spans(answer)]
@@ -201,21 +224,22 @@ def attribute(
         else [_Anchor(facts[j].numbers, set())]
         for j, s in enumerate(spans)
     ]
+    asked = content_words(question) - names(question) - numbers(question)
     support = []
     for i, sentence in enumerate(sentences):
         claim = _Facts(content_words(sentence), numbers(sentence), names(sentence))
-        support.append(_support(claim, spans, facts, similarity[i], anchors))
+        support.append(_support(claim, spans, facts, similarity[i], anchors, asked))
     return sentences, support
 
 
 def cite(
-    answer: str, passages: Sequence[Source], embed: Callable[[list[str]], list[list[float]]]
+    answer: str, passages: Sequence[Source], embed: Callable[[list[str]], list[list[float]]], question: str = ""
 ) -> tuple[str, list[Claim], list[Source]]:
-    """The answer with [n] markers, its claims, and the cited passages numbered in order of first use.
+    """The answer to `question` with [n] markers, its claims, and the cited passages numbered in order of first use.
 
     Cited sources carry the document offsets of the spans that support the claims citing them.
     """
-    sentences, support = attribute(answer, passages, embed)
+    sentences, support = attribute(answer, passages, embed, question)
     numbering: dict[int, int] = {}
     highlights: dict[int, list[tuple[int, int]]] = {}
     claims, parts = [], []

@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="ask a question of the indexed documents")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the answer and its sources as JSON")
+    p.add_argument("--short", action="store_true", help="answer with only the phrase that answers (env QA_ANSWER_STYLE=short)")
     _common(p)
 
     p = sub.add_parser("ui", help="serve the web chat")
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             collection=getattr(args, "collection", None),
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
+            answer_style="short" if getattr(args, "short", False) else None,
         )
         commands = {"index": _index, "ask": _ask, "ui": _ui, "model": _model, "eval": _eval, "collections": _collections,
                     "bench": _bench}

@@ -15,20 +15,30 @@ if TYPE_CHECKING:
 
 REFUSAL = "I don't know."
 
-SYSTEM = (
-    "You answer questions about documents using only the passages given. "
-    "Answer in one to three short sentences, reusing the passages' own words for names, numbers and dates. "
-    f"If the passages do not contain the answer, reply only: {REFUSAL}"
-)
+# How long an answer is: "sentence" explains in one to three sentences (the web chat's default);
+# "short" gives only the phrase that answers, as SQuAD-style references are written.
+STYLES = {
+    "sentence": "Answer in one to three short sentences, reusing the passages' own words for names, numbers and dates. ",
+    "short": "Answer with only the shortest phrase copied from the passages that answers the question "
+    "(a name, a number, a date or a few words), not a sentence. ",
+}
 
 
-def build_messages(question: str, passages: Sequence[Source]) -> list["ChatMessage"]:
+def system(style: str = "sentence") -> str:
+    return (
+        "You answer questions about documents using only the passages given. "
+        f"{STYLES[style]}If the passages do not contain the answer, reply only: {REFUSAL}"
+    )
+
+
+
+def build_messages(question: str, passages: Sequence[Source], style: str = "sentence") -> list["ChatMessage"]:
     from llama_index.core.llms import ChatMessage, MessageRole
 
     # In retrieval order, best first: models lean on the first passage.
     context = "\n\n".join(f"Passage from {p.document}:\n{p.text.strip()}" for p in passages)
     return [
-        ChatMessage(role=MessageRole.SYSTEM, content=SYSTEM),
+        ChatMessage(role=MessageRole.SYSTEM, content=system(style)),
         ChatMessage(role=MessageRole.USER, content=f"{context}\n\nQuestion: {question.strip()}"),
     ]
 

@@ -6,6 +6,7 @@ Each step is its own method so that the eval suite can score retrieval and answe
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Literal
 
 from index import Source, Store, StoreError
 from qa.answer import Answer, Sentence
@@ -47,12 +48,20 @@ def clean_question(question: str) -> str:
 
 
 class Pipeline:
-    def __init__(self, store: Store, generator: Callable[[], Generator], top_k: int, min_score: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        generator: Callable[[], Generator],
+        top_k: int,
+        min_score: float,
+        style: Literal["sentence", "short"] = "sentence",
+    ) -> None:
         """`generator` is called only when a question gets past retrieval, so sources come first."""
         self.store = store
         self._generator = generator
         self.top_k = top_k
         self.min_score = min_score
+        self.style = style
 
     def retrieve(self, question: str) -> list[Source]:
         """The best passages, less any that give orders to the model (prompt injection, see `qa.guard`)."""
@@ -88,7 +97,7 @@ class Pipeline:
             return
         text = ""
         try:
-            for delta in self._generator().stream(build_messages(query, passages)):
+            for delta in self._generator().stream(build_messages(query, passages, self.style)):
                 timings.setdefault("first_token", time.perf_counter() - t0)
                 text += delta
                 yield delta
@@ -111,7 +120,7 @@ class Pipeline:
         query = query or question
         if not text or _MODEL_REFUSAL.search(text):
             return self._refused(question, query, passages, {}, "model", text)
-        marked, claims, sources = cite(text, passages, self.store.embedder.get_text_embedding_batch)
+        marked, claims, sources = cite(text, passages, self.store.embedder.get_text_embedding_batch, query)
         if not sources:
             return self._refused(question, query, passages, {}, "unsupported", text)
         return Answer(

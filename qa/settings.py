@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     hybrid: bool = True
     # Below this cosine similarity of the best passage, the question is refused without asking the model.
     min_score: float = 0.2
+    # How the model answers: "sentence" (one to three sentences, the default) or "short" (only the
+    # phrase that answers: a name, a number, a date). Either way every claim is checked and cited.
+    answer_style: Literal["sentence", "short"] = "sentence"
 
     # The language model: "llamacpp" runs a GGUF file in this process; "openai" talks to any
     # OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp's server). Setting

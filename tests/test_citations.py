@@ -90,3 +90,30 @@ def test_a_number_may_come_from_the_sentence_after_the_name():
     two = [Source(id="d", document="x.txt", text=text, start=0, end=len(text), score=0.5)]
     _, claims, sources = cite("Southern California has two extended metropolitan areas.", two, embed)
     assert claims[0].supported and [s.id for s in sources] == ["d"]
+
+
+def test_numbers_match_in_digits_or_words_and_plurals_meet_their_singular():
+    # Short answers put "3" for "three" and "30 days" for "30-day": both are the passage's facts.
+    ceasefire = "Ukraine agreed to a 30-day ceasefire last week."
+    extra = Source(id="c", document="seed.txt", text=ceasefire, start=5000, end=5000 + len(ceasefire), score=0.5)
+    asked = "How many employees of the meat warehouse were killed?"
+    for answer, cited in (("3", "b"), ("At least three", "b"), ("30 days", "c")):
+        _, claims, sources = cite(answer, [*passages(), extra], embed, asked)
+        assert claims[0].supported and [s.id for s in sources] == [cited], answer
+    _, claims, _ = cite("4", passages(), embed, asked)
+    assert not claims[0].supported
+
+
+def test_a_bare_number_needs_a_span_about_what_was_asked():
+    # "three" counts meat-warehouse employees, not soldiers: a bare "3" cannot answer this question.
+    _, claims, sources = cite("3", passages(), embed, "How many soldiers has Russia lost in the war?")
+    assert sources == [] and not claims[0].supported
+
+
+def test_a_phrase_is_not_pieced_together_from_two_passages():
+    # "3 hours": "three" from one passage, "hours" from another, is not evidence of a duration.
+    call = "Hours after the phone call, the two countries accused each other of air attacks."
+    extra = Source(id="c", document="seed.txt", text=call, start=5000, end=5000 + len(call), score=0.5)
+    for answer in ("3 hours", "The phone call lasted three hours."):
+        _, claims, sources = cite(answer, [*passages(), extra], embed)
+        assert sources == [] and not claims[0].supported, answer

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from eval import cli
+from index import StoreError
 
 IDS = "seed-04,seed-06,seed-20,seed-54"  # three answerable, one off-topic
 
@@ -50,6 +51,29 @@ def test_seed_subset_writes_results_report_and_json(tmp_path, settings, fake_llm
     second = last_json(capsys.readouterr().out)
     assert second["results"] != got["results"]
     assert got["results"] in Path(second["report"]).read_text()
+
+
+def test_replay_rescores_recorded_answers_without_the_model(tmp_path, settings, fake_llm, capsys):
+    runs = tmp_path / "runs"
+    assert cli.run(eval_args("--ids", IDS, "--out", str(runs), "--json"), settings, llm=fake_llm) == 0
+    first = last_json(capsys.readouterr().out)
+    recorded = [json.loads(line) for line in Path(first["results"]).read_text().splitlines()]
+    assert not recorded[0]["refused"]
+    # Put words no passage holds in the model's mouth for the first question: the replay must refuse them.
+    recorded[0]["answer"] = "The Donetsk region was seized in 1990 [1]."
+    edited = tmp_path / "edited.jsonl"
+    edited.write_text("".join(json.dumps(r) + "\n" for r in recorded))
+    fake_llm.history.clear()
+    assert cli.run(eval_args("--ids", IDS, "--out", str(runs), "--json", "--replay", str(edited)), settings) == 0
+    replayed = [json.loads(line) for line in Path(last_json(capsys.readouterr().out)["results"]).read_text().splitlines()]
+    assert fake_llm.history == []
+    assert replayed[0]["refused"] and replayed[0]["refusal"] == "unsupported"
+    assert replayed[0]["draft"] == "The Donetsk region was seized in 1990."
+    for a, b in zip(recorded[1:], replayed[1:]):
+        assert (a["answer"], a["refused"], a["sources"]) == (b["answer"], b["refused"], b["sources"])
+    # A question the file has no answer for is an error (one line from `qa eval`), not a model call.
+    with pytest.raises(StoreError, match="no recorded answer"):
+        cli.run(eval_args("--ids", "seed-05", "--out", str(runs), "--replay", str(edited)), settings)
 
 
 def test_squad_file_is_indexed_and_sampled(tmp_path, settings, fake_llm, capsys):

@@ -60,6 +60,18 @@ def test_unsupported_model_answer_is_refused(seed_settings, fake_llm):
     assert answer.refusal == "unsupported" and answer.draft == fake_llm.invent and fake_llm.invent not in answer.text
 
 
+def test_short_style_asks_for_a_phrase_and_cites_it(seed_settings, fake_llm):
+    short = seed_settings.model_copy(update={"answer_style": "short"})
+    fake_llm.invent = "the Kursk region"
+    answer = qa.ask("Which region do Russian forces almost fully control?", settings=short, llm=fake_llm)
+    assert "shortest phrase" in fake_llm.history[-1] and "short sentences" not in fake_llm.history[-1]
+    assert not answer.refused and answer.text == "the Kursk region [1]"
+    assert "Kursk region" in answer.sources[0].text and answer.sentences[0].supported
+    # A phrase the passages do not hold is refused like an unsupported sentence.
+    fake_llm.invent = "the Donetsk region"
+    assert qa.ask("Which region do Russian forces almost fully control?", settings=short, llm=fake_llm).refused
+
+
 def test_model_saying_it_does_not_know_is_a_refusal(seed_settings, fake_llm):
     fake_llm.invent = "I don't know."
     answer = qa.ask("What guarantees does Russia demand?", settings=seed_settings, llm=fake_llm)

@@ -111,6 +111,25 @@ def test_follow_up_is_rewritten_with_the_conversation(page):
     assert "Britain" in page.locator("#chat").inner_text()
 
 
+def test_short_answers_box_gives_only_the_phrase_with_its_source(page):
+    short = page.locator("#short input[type=checkbox]")
+    short.check()
+    rows = page.locator("#chat .message-row").count()
+    ask(page, "How many people were wounded in Ukraine's drone attack on Moscow?")
+    page.wait_for_function(
+        f"""() => {{ const m = document.querySelectorAll('#chat .message-row'), p = document.querySelector('#sources');
+        return m.length >= {rows + 2} && m[m.length - 1].innerText.includes('[1]')
+            && !p.innerText.includes('writing the answer') && p.querySelector('mark') !== null }}""",
+        timeout=300_000,
+    )
+    page.screenshot(path=SHOTS / "3c-short-answer.png")
+    answer = last_answer(page)
+    short.uncheck()
+    assert "17" in answer and "[1]" in answer
+    assert len(answer.replace("[1]", "").split()) <= 4, answer
+    assert any("17" in m for m in page.locator("#sources mark").all_inner_texts())
+
+
 def test_uploaded_file_can_be_asked_about(page, tmp_path):
     doc = tmp_path / "lighthouse.md"
     doc.write_text("# The lighthouse\n\nThe Skerry lighthouse was built in 1874 by the engineer Ada Brennan.\n")

@@ -43,14 +43,17 @@ class Chat:
     def __init__(self, settings: Settings, llm: "LLM | None" = None) -> None:
         self.settings = settings
         self.llm = llm
-        self._pipelines: dict[str, "Pipeline"] = {}
+        self._pipelines: dict[tuple[str, bool], "Pipeline"] = {}
 
-    def pipeline(self, collection: str) -> "Pipeline":
-        if collection not in self._pipelines:
-            self._pipelines[collection] = qa.pipeline(self.settings.model_copy(update={"collection": collection}), self.llm)
-        return self._pipelines[collection]
+    def pipeline(self, collection: str, short: bool = False) -> "Pipeline":
+        key = (collection, short)
+        if key not in self._pipelines:
+            style = "short" if short else "sentence"
+            settings = self.settings.model_copy(update={"collection": collection, "answer_style": style})
+            self._pipelines[key] = qa.pipeline(settings, self.llm)
+        return self._pipelines[key]
 
-    def respond(self, message: str, history: list[dict], collection: str):
+    def respond(self, message: str, history: list[dict], collection: str, short: bool = False):
         """Streams (chat messages, sources panel): retrieved passages first, then the answer as it is written."""
         import gradio as gr
 
@@ -59,7 +62,7 @@ class Chat:
         answer_at = len(history)
         history.append({"role": "assistant", "content": ""})
         try:
-            for event in self.pipeline(collection).stream(message, past):
+            for event in self.pipeline(collection, short).stream(message, past):
                 if isinstance(event, list):
                     yield history, searching_html(event)
                 elif isinstance(event, str):
@@ -83,9 +86,12 @@ class Chat:
             history[answer_at]["content"] = f"⚠️ {e}"
             yield history, ""
 
-    def ask(self, question: str, collection: str = "") -> dict:
-        """Answer one question; returns the answer, whether it was refused, and its cited sources."""
-        return self.pipeline(collection or self.settings.collection).ask(question).to_json()
+    def ask(self, question: str, collection: str = "", short: bool = False) -> dict:
+        """Answer one question; returns the answer, whether it was refused, and its cited sources.
+
+        `short` answers with only the phrase that answers (a name, a number, a date).
+        """
+        return self.pipeline(collection or self.settings.collection, short).ask(question).to_json()
 
     def upload(self, files: list[str] | None, collection: str) -> tuple[str, "gr.Dropdown"]:
         """Index uploaded files into `collection`; unreadable ones are named with the reason."""
@@ -98,7 +104,7 @@ class Chat:
             report = qa.add_files(files, settings=settings)
         except StoreError as e:
             return f"⚠️ {e}", gr.skip()
-        self._pipelines.pop(collection, None)
+        self._pipelines = {k: p for k, p in self._pipelines.items() if k[0] != collection}
         lines = [f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged} "
                  f"({report.embedded} passages embedded) in **{collection}**."]  # fmt: skip
         lines += [f"⚠️ Could not read **{os.path.basename(s.name)}**: {s.reason}." for s in report.skipped]
@@ -121,6 +127,9 @@ def build(settings: Settings, llm: "LLM | None" = None) -> "gr.Blocks":
                 )  # fmt: skip
                 bot = gr.Chatbot(label="Chat", height=460, elem_id="chat")
                 box = gr.Textbox(placeholder="Ask a question…", show_label=False, elem_id="question", submit_btn=True)
+                short = gr.Checkbox(
+                    settings.answer_style == "short", label="Short answers (only the words that answer)", elem_id="short"
+                )
                 gr.Examples(EXAMPLES, inputs=[box], label="Try")
             with gr.Column(scale=2):
                 gr.Markdown("#### Sources")
@@ -130,7 +139,7 @@ def build(settings: Settings, llm: "LLM | None" = None) -> "gr.Blocks":
                     status = gr.Markdown(elem_id="upload-status")
         pending = gr.State("")
         box.submit(lambda m: ("", m), [box], [box, pending], api_visibility="private", queue=False).then(
-            chat.respond, [pending, bot, collection], [bot, panel],
+            chat.respond, [pending, bot, collection, short], [bot, panel],
             api_visibility="private", concurrency_limit=1, concurrency_id="model",
         )  # fmt: skip
         files.upload(
