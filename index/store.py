@@ -12,7 +12,7 @@ import numpy as np
 from index.documents import Skipped, read_folder
 from index.embedding import MODEL_NAME, query_embedding, token_counter
 from index.errors import StoreError
-from index.keyword import KeywordIndex
+from index.keyword import KeywordIndex, keyword_text
 from index.source import Source
 
 if TYPE_CHECKING:
@@ -216,8 +216,8 @@ class Store:
             ids = self._collection.get(include=[])["ids"]
 
             def texts() -> tuple[list[str], list[str]]:
-                got = self._collection.get(include=["documents"])
-                return got["ids"], got["documents"]
+                got = self._collection.get(include=["documents", "metadatas"])
+                return got["ids"], [keyword_text(m["document"], t) if m else t for t, m in zip(got["documents"], got["metadatas"])]
 
             self._keyword.ensure(ids, texts)
             self._keyword_checked = True

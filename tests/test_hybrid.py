@@ -57,3 +57,14 @@ def test_embedding_part_finds_a_paraphrase_bm25_cannot(settings, tmp_path, fake_
 
 def store_doc(store, chunk_id: str) -> str:
     return {c.id: c.document for c in store.chunks()}[chunk_id]
+
+
+def test_keyword_part_knows_each_chunk_by_its_document_name(settings, tmp_path, fake_llm):
+    # The passage never says "lighthouse": only its file name does (as a SQuAD paragraph has its article's title).
+    folder = tmp_path / "docs"
+    write_corpus(folder)
+    (folder / "Skerry_lighthouse.txt").write_text("Its keepers left in 1998, when the lamp was automated.")
+    qa.index(folder, settings=settings, progress=False)
+    store = qa.pipeline(settings, fake_llm).store
+    found = [store_doc(store, i) for i, _ in store._keywords().search("What happened at the Skerry lighthouse?", 3)]
+    assert found and found[0] == "Skerry_lighthouse.txt"
