@@ -137,7 +137,7 @@ def _support(
     facts: list[_Facts],
     similarity: np.ndarray,
     anchors: list[list[_Anchor]],
-    asked: set[str] = frozenset(),
+    asked: "_Facts | None" = None,
 ) -> list[tuple[int, _Span, float]]:
     """The spans that support one answer sentence.
 
@@ -149,15 +149,15 @@ def _support(
     Southern California followed by "The region is home to two metropolitan areas". Failing that, a sentence that
     joins facts from two passages is supported by the best pair of spans that together hold them,
     if it has three content words or more and each of its numbers sits beside another of its words.
-    A bare number ("3", a short answer) says nothing of what it counts: its span must also hold a word
-    of the question (`asked`: its content words less names), or "How many soldiers...?" would be
-    answered from "three employees".
+    A bare number ("3", "1950": a short answer) says nothing of what it counts: its span must also
+    hold a word of the question other than a name, or two of its names (`asked`), or "How many
+    soldiers has Russia lost?" would be answered from "three employees" in a sentence naming Russia.
     """
     words, nums, proper = sentence.words, sentence.numbers, sentence.names
     if not words:
         return []
     if words <= nums:
-        keep = [j for j, f in enumerate(facts) if f.words & asked]
+        keep = [j for j, f in enumerate(facts) if asked and (f.words & asked.words or len(f.names & asked.names) >= 2)]
         spans, facts, anchors = [spans[j] for j in keep], [facts[j] for j in keep], [anchors[j] for j in keep]
         similarity = similarity[keep]
     scored = []
@@ -224,7 +224,8 @@ def attribute(
         else [_Anchor(facts[j].numbers, set())]
         for j, s in enumerate(spans)
     ]
-    asked = content_words(question) - names(question) - numbers(question)
+    proper = names(question)
+    asked = _Facts(content_words(question) - proper - numbers(question), set(), proper)
     support = []
     for i, sentence in enumerate(sentences):
         claim = _Facts(content_words(sentence), numbers(sentence), names(sentence))

@@ -108,6 +108,11 @@ def test_a_bare_number_needs_a_span_about_what_was_asked():
     # "three" counts meat-warehouse employees, not soldiers: a bare "3" cannot answer this question.
     _, claims, sources = cite("3", passages(), embed, "How many soldiers has Russia lost in the war?")
     assert sources == [] and not claims[0].supported
+    # A year in a sentence naming what was asked about answers "when".
+    text = "The European Convention on Human Rights was drafted in 1950 by the Council of Europe."
+    echr = Source(id="c", document="echr.txt", text=text, start=0, end=len(text), score=0.5)
+    _, claims, sources = cite("1950", [echr], embed, "When was the European Convention on Human Rights established?")
+    assert claims[0].supported and [s.id for s in sources] == ["c"]
 
 
 def test_a_phrase_is_not_pieced_together_from_two_passages():

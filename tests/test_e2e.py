@@ -27,6 +27,19 @@ def test_cli_answers_the_example_question_citing_grushko(seed_settings):
     assert set(got["sources"][0]) >= {"n", "document", "text", "start", "end", "score"}
 
 
+def test_cli_short_answer_is_the_phrase_with_its_source(seed_settings):
+    env = {**os.environ, "QA_STORE_DIR": str(seed_settings.store_dir), "QA_COLLECTION": seed_settings.collection}
+    out = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "ask", "--short", "--json", "Which region does Putin say Russian forces almost fully control?"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not got["refused"] and "Kursk" in got["answer"]
+    assert len(got["answer"].replace("[1]", "").split()) <= 4, got["answer"]
+    assert any("Kursk region" in s["text"] for s in got["sources"]) and got["sentences"][0]["supported"]
+
+
 def test_python_api_answers_a_number_question(seed_settings):
     answer = qa.ask("How many people did Russian strikes kill earlier this month?", settings=seed_settings)
     assert not answer.refused and "25" in answer.text

@@ -112,6 +112,8 @@ def test_follow_up_is_rewritten_with_the_conversation(page):
 
 
 def test_short_answers_box_gives_only_the_phrase_with_its_source(page):
+    page.reload()  # a new conversation: no follow-up to rewrite
+    page.wait_for_selector("#question textarea")
     short = page.locator("#short input[type=checkbox]")
     short.check()
     rows = page.locator("#chat .message-row").count()
