@@ -28,10 +28,15 @@ def recorded_texts(rows: Sequence[dict]) -> dict[str, str]:
     texts = {}
     for row in rows:
         if row.get("refused") is False and row.get("answer"):
-            texts[row["question"]] = strip_markers(row["answer"])
+            texts[_key(row["question"])] = strip_markers(row["answer"])
         elif row.get("draft"):
-            texts[row["question"]] = row["draft"]
+            texts[_key(row["question"])] = row["draft"]
     return texts
+
+
+def _key(question: str) -> str:
+    """The question as the prompt holds it: the pipeline collapses its whitespace."""
+    return " ".join(question.split())
 
 
 class RecordedLLM(CustomLLM):
@@ -45,9 +50,9 @@ class RecordedLLM(CustomLLM):
 
     def _text(self, prompt: str) -> str:
         asked = _QUESTION.findall(prompt)
-        if not asked or asked[-1].strip() not in self.texts:
+        if not asked or _key(asked[-1]) not in self.texts:
             raise StoreError(f"no recorded answer for the question {asked[-1] if asked else prompt[-80:]!r}")
-        return self.texts[asked[-1].strip()]
+        return self.texts[_key(asked[-1])]
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
