@@ -132,3 +132,11 @@ def test_compare_from_the_command_line(tmp_path):
     got = last_json(out.stdout)
     assert got["metrics"]["hit_at_1"] == {"a": 0.5, "b": 1.0}
     assert [q["id"] for q in got["regressed"]] == ["2"]
+
+
+def test_replay_finds_a_question_whatever_its_whitespace():
+    from eval.replay import RecordedLLM, recorded_texts
+
+    rows = [{"question": "What was produced at tesla's  company? ", "refused": False, "answer": "Arc lamps [1]."}]
+    llm = RecordedLLM(texts=recorded_texts(rows))
+    assert llm.complete("Passage from a.txt:\n...\n\nQuestion: What was produced at tesla's company?").text == "Arc lamps."
