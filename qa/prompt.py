@@ -31,7 +31,6 @@ def system(style: str = "sentence") -> str:
     )
 
 
-
 def build_messages(question: str, passages: Sequence[Source], style: str = "sentence") -> list["ChatMessage"]:
     from llama_index.core.llms import ChatMessage, MessageRole
 
