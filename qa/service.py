@@ -6,7 +6,6 @@ Each step is its own method so that the eval suite can score retrieval and answe
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Literal
 
 from index import Source, Store, StoreError
 from qa.answer import Answer, Sentence
@@ -14,6 +13,7 @@ from qa.citations import cite
 from qa.guard import addresses_the_model
 from qa.llm import Generator, LLMUnavailable
 from qa.prompt import build_messages, condense_messages
+from qa.settings import AnswerStyle
 
 REFUSED = "I could not find the answer to this in the documents."
 MAX_QUESTION_CHARS = 2000
@@ -54,7 +54,7 @@ class Pipeline:
         generator: Callable[[], Generator],
         top_k: int,
         min_score: float,
-        style: Literal["sentence", "short"] = "sentence",
+        style: AnswerStyle = "sentence",
     ) -> None:
         """`generator` is called only when a question gets past retrieval, so sources come first."""
         self.store = store

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+AnswerStyle = Literal["sentence", "short"]  # see qa.prompt.STYLES
+
 
 def _data_home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "seedqa"
@@ -36,7 +38,7 @@ class Settings(BaseSettings):
     min_score: float = 0.2
     # How the model answers: "sentence" (one to three sentences, the default) or "short" (only the
     # phrase that answers: a name, a number, a date). Either way every claim is checked and cited.
-    answer_style: Literal["sentence", "short"] = "sentence"
+    answer_style: AnswerStyle = "sentence"
 
     # The language model: "llamacpp" runs a GGUF file in this process; "openai" talks to any
     # OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp's server). Setting
