@@ -1,6 +1,6 @@
 # make run   - set up, index seeds/ and serve the web chat on http://127.0.0.1:7860
 # make test  - set up and run the whole test suite
-# make bench - set up and run the speed benchmark (eval/bench/results.json)
+# make bench - set up and run the speed benchmark (figures merged into docs/bench/results.json)
 .PHONY: setup model index run test browser bench clean
 
 VENV := .venv
@@ -19,7 +19,7 @@ run: index
 	@$(QA) ui
 
 bench: model
-	@$(QA) bench $(BENCH_ARGS)
+	@$(QA) bench --out docs/bench/results.json $(BENCH_ARGS)
 
 browser:
 	@./scripts/browser.sh

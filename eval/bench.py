@@ -15,9 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "eval" / "bench" / "results.json"
-WORK = ROOT / "eval" / "runs" / "bench"
+from qa.settings import cache_home, data_home
+
 PHASES = ("ingest", "retrieval", "answers", "cold", "serve")
 LLM_PHASES = ("answers", "cold", "serve")
 
@@ -33,13 +32,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plain", action="store_true", help="skip the plain llama-index pipeline")
     p.add_argument("--no-llm", action="store_true", help="skip the phases that run the language model")
     p.add_argument("--quick", action="store_true", help="tiny corpora, few questions: checks that the benchmark runs")
-    p.add_argument("--out", type=Path, default=RESULTS, help=f"results file, merged into (default {RESULTS})")
-    p.add_argument("--work", type=Path, default=WORK, help=f"corpora and stores, reused between runs (default {WORK})")
+    p.add_argument("--out", type=Path, default=None, help="results file, merged into (default ~/.local/share/seedqa/bench/results.json)")
+    p.add_argument("--work", type=Path, default=None, help="corpora and stores, reused between runs (default ~/.cache/seedqa/bench)")
 
 
 def run(args: argparse.Namespace, settings) -> int:
     from eval.bench_stats import machine, table, targets
 
+    args.out = args.out or data_home() / "bench" / "results.json"  # `make bench`: the committed docs/bench/results.json
+    args.work = args.work or cache_home() / "bench"
     if args.quick:
         args.ingest, args.sizes, args.questions, args.queries = "seed,200", "200", 2, 10
     phases = [p.strip() for p in (args.only or ",".join(PHASES)).split(",") if p.strip()]
@@ -51,8 +52,8 @@ def run(args: argparse.Namespace, settings) -> int:
         phases = [p for p in phases if p not in LLM_PHASES]
     results = _load(args.out)
     results["machine"] = machine()
-    results["settings"] = {k: getattr(settings, k) for k in ("threads", "top_k", "chunk_size", "chunk_overlap", "hybrid",
-                                                             "max_new_tokens", "context_window")}  # fmt: skip
+    results["settings"] = settings.model_dump(mode="json", include={"store", "embed", "answer", "llm"},
+                                              exclude={"store": {"dir"}, "llm": {"api_key", "cache_dir"}})  # fmt: skip
     bench = Bench(args, settings)
     for phase in phases:
         print(f"bench: {phase}", file=sys.stderr)
@@ -95,8 +96,8 @@ class Bench:
         self.work = Path(args.work)
 
     def _settings(self, collection: str, store: str = "ours"):
-        return self.settings.model_copy(update={"store_dir": self.work / "stores" / store, "collection": collection,
-                                                "llm_base_url": None, "llm_mode": "llamacpp"})  # fmt: skip
+        return self.settings.with_(store={"dir": self.work / "stores" / store, "collection": collection},
+                                   llm={"base_url": None, "mode": "llamacpp"})
 
     def corpus(self, name: str) -> Path | None:
         from eval import bench_corpus as c
@@ -111,7 +112,7 @@ class Bench:
     def _embedder(self):
         from qa import components
 
-        return components.embedder(self.settings.threads)
+        return components.embedder(self.settings.embed)
 
     def ingest(self, results: dict) -> None:
         """Ours vs the plain pipeline on the same corpus, models loaded first; then the unchanged re-index."""
@@ -131,7 +132,7 @@ class Bench:
             if not self.args.no_plain:
                 print(f"bench: plain pipeline on {name}", file=sys.stderr)
                 plain = plain_ingest(folder, self.work / "stores" / f"plain-{name}", model_path,
-                                     self.settings.chunk_size, self.settings.chunk_overlap)  # fmt: skip
+                                     self.settings.store.chunk_size, self.settings.store.chunk_overlap)  # fmt: skip
             print(f"bench: ours on {name}", file=sys.stderr)
             s = self._settings(f"bench-{name}")
             t0 = time.perf_counter()
@@ -163,14 +164,14 @@ class Bench:
             t0 = time.perf_counter()
             report = qa.index(folder, settings=s)
             build = time.perf_counter() - t0
-            store = qa.pipeline(s).store
+            store = qa.open_store(s)
             out[name] = {"chunks": report.chunks, "vectors": "model", "build_s": round(build, 2),
-                         **_latency(store, queries, s.top_k)}  # fmt: skip
+                         **_latency(store, queries, s.answer.top_k)}  # fmt: skip
         for size in [int(x) for x in self.args.sizes.split(",") if x.strip()]:
             vectors = self.args.scale_vectors
             store, build, chunks = self._scale_store(size, vectors)
             out[f"gen-{size}"] = {"chunks": chunks, "vectors": vectors, "build_s": round(build, 2),
-                                  **_latency(store, queries, self.settings.top_k)}  # fmt: skip
+                                  **_latency(store, queries, self.settings.answer.top_k)}  # fmt: skip
 
     def _scale_store(self, size: int, vectors: str):
         """A generated corpus indexed by the product's own Store (chunking, Chroma, BM25); built once, reused."""
@@ -183,8 +184,8 @@ class Bench:
         name = f"bench-gen-{size}"
         real = self._embedder()
         embedder = real if vectors == "model" else HashedEmbedder(real)
-        store = Store(connect(store_dir, create=True), name, lambda: embedder, self.settings.chunk_size,
-                      self.settings.chunk_overlap, create=True, hybrid=True, keyword_dir=store_dir / "bm25" / name)  # fmt: skip
+        store = Store(connect(store_dir, create=True), name, lambda: embedder, self.settings.store.chunk_size,
+                      self.settings.store.chunk_overlap, create=True, hybrid=True, keyword_dir=store_dir / "bm25" / name)  # fmt: skip
         t0 = time.perf_counter()
         report = store.sync(folder)
         return store, time.perf_counter() - t0, report.chunks

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.corpus import write_documents
+
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 XQUAD = ROOT.parent / "shared" / "data" / "xquad" / "xquad.en.json"
@@ -45,7 +47,7 @@ def write_xquad(folder: Path) -> Path | None:
     paragraphs = xquad_paragraphs()
     if not paragraphs:
         return None
-    return _write(folder, {f"{i:04d}.txt": p for i, p in enumerate(paragraphs)})
+    return write_documents(folder, {f"{i:04d}.txt": p for i, p in enumerate(paragraphs)})
 
 
 def write_generated(folder: Path, chunks: int, seed: int = 0) -> Path:
@@ -58,20 +60,7 @@ def write_generated(folder: Path, chunks: int, seed: int = 0) -> Path:
         f"doc-{i // PARAGRAPHS_PER_DOC:05d}.txt": "\n\n".join(drawn[i : i + PARAGRAPHS_PER_DOC])
         for i in range(0, wanted, PARAGRAPHS_PER_DOC)
     }
-    return _write(folder, docs)
-
-
-def _write(folder: Path, docs: dict[str, str]) -> Path:
-    """Write the documents, keeping unchanged files (so a re-run is an unchanged corpus)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in docs.items():
-        path = folder / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-    for stale in folder.glob("*.txt"):
-        if stale.name not in docs:
-            stale.unlink()
-    return folder
+    return write_documents(folder, docs)
 
 
 def copy_seed(folder: Path) -> Path:

@@ -6,12 +6,10 @@ import select
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from eval.bench_stats import percentiles
-
-BIN = Path(sys.executable).parent
+from eval.servers import BIN
 SEED_QUESTIONS = Path(__file__).resolve().parent / "seed.jsonl"
 
 
@@ -27,14 +25,13 @@ def answers(settings, questions: list[str]) -> dict:
     sent, on the same model object, with the same sampling (greedy) and stop token.
     """
     import qa
-    from qa import components
     from qa.llm import STOP, chatml
     from qa.prompt import build_messages
 
+    pipeline = qa.load(settings)
     t0 = time.perf_counter()
-    gen = components.generator(settings, progress=False)
+    gen = pipeline.warm()
     load = time.perf_counter() - t0
-    pipeline = qa.pipeline(settings)
     pipeline.retrieve("warm up")
     llama = getattr(gen.llm, "_model", None)
     rows, ours_tok, ours_s, raw_tok, raw_s = [], 0, 0.0, 0, 0.0
@@ -57,7 +54,7 @@ def answers(settings, questions: list[str]) -> dict:
             ours_s += stamps[-1] - stamps[0]
             prompt = chatml(build_messages(q, passages))
             raw = []
-            for _ in llama.create_completion(prompt, max_tokens=settings.max_new_tokens, temperature=0.0, top_k=1,
+            for _ in llama.create_completion(prompt, max_tokens=settings.llm.max_new_tokens, temperature=0.0, top_k=1,
                                              stop=[STOP], stream=True):  # fmt: skip
                 raw.append(time.perf_counter())
             if len(raw) > 2:
@@ -80,7 +77,7 @@ def answers(settings, questions: list[str]) -> dict:
 
 
 def _env(settings) -> dict:
-    env = {**os.environ, "QA_STORE_DIR": str(settings.store_dir), "QA_COLLECTION": settings.collection,
+    env = {**os.environ, "QA_STORE_DIR": str(settings.store.dir), "QA_STORE_COLLECTION": settings.store.collection,
            "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}  # fmt: skip
     return env
 
@@ -136,34 +133,16 @@ def cold_start(settings, question: str, timeout: float = 300) -> dict:
 
 def serve_memory(settings, question: str, timeout: float = 300) -> dict:
     """Peak RSS of `qa ui` after it has answered one question through its API (both models loaded)."""
-    import socket
-
     from gradio_client import Client
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**_env(settings), "QA_PORT": str(port)}
-    proc = subprocess.Popen([str(BIN / "qa"), "ui"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("qa ui did not start") from None
-                time.sleep(0.5)
+    from eval.servers import free_port, running
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with running([str(BIN / "qa"), "ui"], url, seconds=timeout, env={**_env(settings), "QA_WEB_PORT": str(port)}) as proc:
         t0 = time.perf_counter()
         Client(url, verbose=False).predict(question, api_name="/ask")
         answered = time.perf_counter() - t0
         status = Path(f"/proc/{proc.pid}/status").read_text()
-        peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
-        return {"peak_rss_mb": round(peak / 1024, 1), "first_answer_s": round(answered, 2)}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    return {"peak_rss_mb": round(peak / 1024, 1), "first_answer_s": round(answered, 2)}

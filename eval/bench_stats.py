@@ -2,27 +2,24 @@
 
 import os
 import platform
-import subprocess
 import sys
 import time
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from eval.metrics import percentile
+from eval.provenance import revision
+
 PACKAGES = ("torch", "sentence-transformers", "transformers", "llama-index-core", "chromadb", "llama-cpp-python",
             "bm25s", "gradio")  # fmt: skip
 
 
-def percentiles(values: list[float]) -> dict:
-    """p50 and p95 (nearest rank) of a list of figures, rounded."""
-    values = sorted(v for v in values if v is not None)
+def percentiles(values: list[float | None]) -> dict:
+    """p50 and p95 (`eval.metrics.percentile`) of a list of figures, rounded; None values are left out."""
+    values = [v for v in values if v is not None]
     if not values:
         return {"p50": None, "p95": None, "n": 0}
-
-    def at(q: float) -> float:
-        return values[min(len(values) - 1, max(0, round(q * len(values) + 0.5) - 1))]
-
-    return {"p50": round(at(0.5), 4), "p95": round(at(0.95), 4), "n": len(values)}
+    return {"p50": round(percentile(values, 50), 4), "p95": round(percentile(values, 95), 4), "n": len(values)}
 
 
 def machine() -> dict:
@@ -54,15 +51,6 @@ def machine() -> dict:
         "python": sys.version.split()[0], "packages": versions, "revision": revision(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_average": load,
     }  # fmt: skip
-
-
-def revision() -> str | None:
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT,
-                             timeout=10)  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def _get(results: dict, *path):

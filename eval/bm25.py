@@ -1,34 +1,24 @@
-"""The retrieval baseline: plain BM25 (bm25s, English stop words and Snowball stemming) over the same chunks."""
+"""The retrieval baseline: plain BM25 over the same chunks, without embeddings or document-name words.
+
+The baseline is the product's own keyword index (`index.keyword.KeywordIndex`, kept in memory), so it
+tokenises exactly as the product's keyword search does (bm25s, English stop words, Snowball stems):
+what the baseline measures is BM25 alone against the hybrid retrieval, not a different tokeniser.
+It indexes each chunk's text only, where the product's index also adds its document's name.
+"""
 
 from collections.abc import Sequence
 
 from index import Source
+from index.keyword import KeywordIndex
 
 
 class BM25:
     def __init__(self, chunks: Sequence[Source]) -> None:
-        import bm25s
-        import Stemmer
-
-        self.chunks = list(chunks)
-        self._stemmer = Stemmer.Stemmer("english")
-        self._bm25s = bm25s
-        self._index = bm25s.BM25()
-        tokens = bm25s.tokenize([c.text for c in self.chunks], stopwords="en", stemmer=self._stemmer, show_progress=False)
-        self._index.index(tokens, show_progress=False)
-        self._vocab = set(tokens.vocab)
+        self._by_id = {c.id: c for c in chunks}
+        ids, texts = list(self._by_id), [c.text for c in self._by_id.values()]
+        self._index = KeywordIndex(None)
+        self._index.ensure(ids, lambda: (ids, texts))
 
     def retrieve(self, question: str, k: int) -> list[Source]:
         """Up to `k` chunks, best first; chunks sharing no term with the question are not returned."""
-        words = self._bm25s.tokenize(
-            [question], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
-        )[0]
-        words = [w for w in words if w in self._vocab]
-        if not words or not self.chunks:
-            return []
-        ids, scores = self._index.retrieve([words], k=min(k, len(self.chunks)), show_progress=False)
-        return [
-            self.chunks[int(i)].model_copy(update={"score": float(s)})
-            for i, s in zip(ids[0], scores[0])
-            if s > 0
-        ]
+        return [self._by_id[i].model_copy(update={"score": s}) for i, s in self._index.search(question, k)]

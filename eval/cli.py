@@ -13,9 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from index import StoreError
+from eval.errors import EvalError
+from qa.settings import data_home
 
-RUNS = Path(__file__).resolve().parent / "runs"
+
+def runs_folder() -> Path:
+    """Where runs go unless --out says otherwise: the data home, never the source tree."""
+    return data_home() / "runs"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,11 +31,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gate", action="store_true", help="the CI subset of the seed set, checked against the thresholds")
     p.add_argument("--short", action="store_true", help="short answers: only the phrase that answers (QA_ANSWER_STYLE)")
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval only, without the language model")
-    p.add_argument("--out", type=Path, help=f"runs folder (default {RUNS})")
+    p.add_argument("--out", type=Path, help="runs folder (default ~/.local/share/seedqa/runs)")
     p.add_argument("--rebuild", action="store_true", help="re-index the set's documents from scratch")
     p.add_argument("--json", action="store_true", help="end with one JSON line: the metrics and the file paths")
     p.add_argument("--replay", type=Path, metavar="RESULTS", help="re-score the model answers recorded in a results file, without the model")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two results files and exit")
+    p.add_argument("--store", type=Path, help="store folder for the set's documents (default: RUNS/store)")
+    p.add_argument("--collection", help="collection for the set's documents (default: eval-SET)")
 
 
 def run(args: argparse.Namespace, settings, llm=None) -> int:
@@ -40,6 +46,7 @@ def run(args: argparse.Namespace, settings, llm=None) -> int:
         return _compare(args)
     from eval import gate, references, report, runner
     from eval.metrics import aggregate
+    from eval.provenance import revision
 
     if args.replay:
         from eval.replay import load as recorded
@@ -56,16 +63,14 @@ def run(args: argparse.Namespace, settings, llm=None) -> int:
         refs = references.select(refs, [i.strip() for i in args.ids.split(",") if i.strip()])
     if args.sample is not None:
         if args.sample < 1:
-            raise StoreError("--sample must be at least 1")
+            raise EvalError("--sample must be at least 1")
         refs = references.sample(refs, args.sample, args.seed)
     name = f"{refset.name}-gate" if args.gate else refset.name
-    runs = args.out or RUNS
-    settings = settings.model_copy(
-        update={"store_dir": args.store or runs / "store", "collection": args.collection or f"eval-{refset.name}"}
-    )
+    runs = args.out or runs_folder()
+    settings = settings.with_(store={"dir": args.store or runs / "store", "collection": args.collection or f"eval-{refset.name}"})
     indexed = runner.prepare(refset, settings, runs / "cache", rebuild=args.rebuild)
     if indexed["chunks"] == 0:
-        raise StoreError(f"nothing was indexed from {refset.source}")
+        raise EvalError(f"nothing was indexed from {refset.source}")
 
     folder = _new_folder(runs, name)
     results = folder / "results.jsonl"
@@ -86,11 +91,8 @@ def run(args: argparse.Namespace, settings, llm=None) -> int:
         "retrieval_only": args.retrieval_only,
         "replay": str(args.replay) if args.replay else None,
         "selection": _selection(refs),
-        "revision": _revision(),
-        "settings": {
-            k: getattr(settings, k, None)
-            for k in ("top_k", "min_score", "chunk_size", "chunk_overlap", "hybrid", "answer_style", "temperature", "threads")
-        },
+        "revision": revision(),
+        "settings": settings.model_dump(mode="json", include={"store", "answer", "llm"}, exclude={"llm": {"api_key"}}),
         "index": indexed,
         "metrics": aggregate(rows),
         "results": str(results),
@@ -115,13 +117,21 @@ def run(args: argparse.Namespace, settings, llm=None) -> int:
 
 
 def _new_folder(runs: Path, name: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder, n = runs / f"{stamp}-{name}", 1
-    while folder.exists():
-        n += 1
-        folder = runs / f"{stamp}-{n}-{name}"
-    folder.mkdir(parents=True)
-    return folder
+    """A new folder per run, named in the order runs were made (a sequence number, then the time)."""
+    runs.mkdir(parents=True, exist_ok=True)
+    number = max((_number(p) for p in runs.iterdir()), default=0) + 1
+    while True:
+        folder = runs / f"{number:04d}-{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:  # another run took this number meanwhile
+            number += 1
+
+
+def _number(path: Path) -> int:
+    head = path.name.split("-", 1)[0]
+    return int(head) if head.isdigit() and len(head) == 4 else 0
 
 
 def _selection(refs) -> str:
@@ -134,8 +144,8 @@ def _selection(refs) -> str:
 def find_previous(runs: Path, current_summary: dict, current: Path) -> dict | None:
     """The summary of the latest earlier comparable run in `runs`: same set, questions and mode."""
     same = ("set", "selection", "retrieval_only")
-    for path in sorted(runs.glob("*/summary.json"), key=lambda p: p.parent.name, reverse=True):
-        if path.parent == current or path.parent.name > current.name:
+    for path in sorted(runs.glob("*/summary.json"), key=lambda p: _number(p.parent), reverse=True):
+        if _number(path.parent) >= _number(current):
             continue
         try:
             summary = json.loads(path.read_text(encoding="utf-8"))
@@ -165,18 +175,6 @@ def format_table(summary: dict, rows: list[dict]) -> str:
     failed = sum(bool(r["failures"]) for r in rows)
     lines += ["", f"failed questions: {failed} of {len(rows)}", f"results: {summary['results']}", f"report:  {summary['report']}"]
     return "\n".join(lines)
-
-
-def _revision() -> str | None:
-    """The checked-out commit (with -dirty for local changes): which code produced these figures."""
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                             cwd=RUNS.parent, timeout=10)  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def _num(v) -> str:

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from eval.metrics import BASELINE, METRICS, aggregate
-from index import StoreError
+from eval.errors import EvalError
 
 _FIELDS = {"id", "question", "answerable", "refused", "scores", "retrieval"}
 
@@ -12,7 +12,7 @@ _FIELDS = {"id", "question", "answerable", "refused", "scores", "retrieval"}
 def read_rows(path: Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
-        raise StoreError(f"No such results file: {path}")
+        raise EvalError(f"No such results file: {path}")
     rows = []
     try:
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -22,9 +22,9 @@ def read_rows(path: Path) -> list[dict]:
                     raise ValueError(f"a row lacks {', '.join(sorted(_FIELDS - set(row or ())))}")
                 rows.append(row)
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
-        raise StoreError(f"{path} is not a results file of qa eval ({type(e).__name__}: {e})") from None
+        raise EvalError(f"{path} is not a results file of qa eval ({type(e).__name__}: {e})") from None
     if not rows:
-        raise StoreError(f"{path} holds no results")
+        raise EvalError(f"{path} holds no results")
     return rows
 
 
@@ -56,7 +56,7 @@ def compare(path_a: Path, path_b: Path) -> dict:
     by_a = {r["id"]: r for r in rows_a}
     common = [r for r in rows_b if r["id"] in by_a]
     if not common:
-        raise StoreError(f"{path_a} and {path_b} share no question")
+        raise EvalError(f"{path_a} and {path_b} share no question")
     per_question = []
     for b in common:
         a = by_a[b["id"]]

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from eval.references import Reference, Span
+from qa.answer import highlight_segments
 
 GOLD_OVERLAP = 0.5
 CITATION_WORDS = 0.5
@@ -103,9 +104,9 @@ def retrieval_scores(rank: int | None, k: int) -> dict[str, float]:
 
 
 def _highlighted(source) -> str:
-    if not source.highlights:
-        return source.text
-    return " ".join(source.text[a - source.start : b - source.start] for a, b in source.highlights)
+    """What the reader is shown as the support: the highlighted pieces, or the whole passage without highlights."""
+    marked = [t for t, on in highlight_segments(source.text, source.start, source.highlights) if on]
+    return " ".join(marked) if marked else source.text
 
 
 def citation_pairs(answer, ref: Reference) -> list[dict]:
@@ -137,7 +138,11 @@ def citation_recall(answer, ref: Reference) -> float | None:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (q in 0..100), as numpy's default."""
+    """The `q`th percentile (q in 0..100) by linear interpolation between the closest ranks, as numpy's default.
+
+    The project's one percentile: the eval report, its charts, the benchmark and the load test all use it,
+    so a p95 means the same wherever it is printed. None for no values.
+    """
     v = sorted(values)
     if not v:
         return None

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index import StoreError
+from eval.errors import EvalError
 
 EVAL_DIR = Path(__file__).resolve().parent
 ROOT = EVAL_DIR.parent
@@ -64,10 +64,10 @@ def load(spec: str, docs: Path | None = None) -> ReferenceSet:
         return load_jsonl(SEED_FILE, docs or SEED_DOCS, name="seed")
     path = Path(spec)
     if not path.is_file():
-        raise StoreError(f"No such reference set: {spec} (use 'seed', a SQuAD .json file or a .jsonl file)")
+        raise EvalError(f"No such reference set: {spec} (use 'seed', a SQuAD .json file or a .jsonl file)")
     if path.suffix.lower() == ".jsonl":
         if docs is None:
-            raise StoreError(f"{path} is a JSONL reference set: give the folder its support phrases come from with --docs")
+            raise EvalError(f"{path} is a JSONL reference set: give the folder its support phrases come from with --docs")
         return load_jsonl(path, docs, name=slug(path.stem))
     return load_squad(path)
 
@@ -82,7 +82,7 @@ def _read_folder(folder: Path) -> dict[str, str]:
 def load_jsonl(path: Path, docs: Path, name: str) -> ReferenceSet:
     """A seed-format set; each support phrase is located in the documents of `docs`."""
     if not Path(docs).is_dir():
-        raise StoreError(f"No such documents folder: {docs}")
+        raise EvalError(f"No such documents folder: {docs}")
     texts = _read_folder(Path(docs))
     refs = []
     for line_no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
@@ -105,9 +105,9 @@ def load_jsonl(path: Path, docs: Path, name: str) -> ReferenceSet:
                 )
             )
         except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise StoreError(f"{path}, line {line_no}: not a reference row ({e})") from None
+            raise EvalError(f"{path}, line {line_no}: not a reference row ({e})") from None
     if not refs:
-        raise StoreError(f"{path} holds no reference questions")
+        raise EvalError(f"{path} holds no reference questions")
     return ReferenceSet(name, refs, texts, source=str(path), docs_dir=Path(docs))
 
 
@@ -127,7 +127,7 @@ def load_squad(path: Path) -> ReferenceSet:
         if not isinstance(articles, list):
             raise TypeError("'data' is not a list")
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
-        raise StoreError(f"{path} is not a SQuAD-format JSON file ({type(e).__name__}: {e})") from None
+        raise EvalError(f"{path} is not a SQuAD-format JSON file ({type(e).__name__}: {e})") from None
     documents: dict[str, str] = {}
     refs: list[Reference] = []
     try:
@@ -150,9 +150,9 @@ def load_squad(path: Path) -> ReferenceSet:
                         )
                     )
     except (KeyError, TypeError, AttributeError) as e:
-        raise StoreError(f"{path} is not a SQuAD-format JSON file (missing {e})") from None
+        raise EvalError(f"{path} is not a SQuAD-format JSON file (missing {e})") from None
     if not refs:
-        raise StoreError(f"{path} holds no questions")
+        raise EvalError(f"{path} holds no questions")
     return ReferenceSet(slug(Path(path).stem), refs, documents, source=str(path))
 
 
@@ -168,5 +168,5 @@ def select(refs: list[Reference], ids: list[str]) -> list[Reference]:
     by_id = {r.id: r for r in refs}
     missing = [i for i in ids if i not in by_id]
     if missing:
-        raise StoreError(f"unknown question ids: {', '.join(missing)}")
+        raise EvalError(f"unknown question ids: {', '.join(missing)}")
     return [by_id[i] for i in ids]

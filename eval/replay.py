@@ -18,7 +18,7 @@ from llama_index.core.llms.callbacks import llm_completion_callback
 
 from eval.compare import read_rows
 from eval.metrics import strip_markers
-from index import StoreError
+from eval.errors import EvalError
 
 _QUESTION = re.compile(r"Question: (.*)")
 
@@ -51,7 +51,7 @@ class RecordedLLM(CustomLLM):
     def _text(self, prompt: str) -> str:
         asked = _QUESTION.findall(prompt)
         if not asked or _key(asked[-1]) not in self.texts:
-            raise StoreError(f"no recorded answer for the question {asked[-1] if asked else prompt[-80:]!r}")
+            raise EvalError(f"no recorded answer for the question {asked[-1] if asked else prompt[-80:]!r}")
         return self.texts[_key(asked[-1])]
 
     @llm_completion_callback()
@@ -67,5 +67,5 @@ class RecordedLLM(CustomLLM):
 def load(path: Path) -> RecordedLLM:
     rows = read_rows(path)
     if rows[0].get("answer") is None and rows[0].get("refusal") != "retrieval":
-        raise StoreError(f"{path} holds no model answers (a --retrieval-only run?)")
+        raise EvalError(f"{path} holds no model answers (a --retrieval-only run?)")
     return RecordedLLM(texts=recorded_texts(rows))

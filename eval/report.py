@@ -5,6 +5,7 @@ from pathlib import Path
 
 from eval import plots
 from eval.metrics import BASELINE, METRICS
+from qa.answer import highlight_segments
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#111827;padding:0 16px}
@@ -48,15 +49,9 @@ def metrics_table(metrics: dict, previous: dict | None) -> str:
 
 
 def _marked(src: dict) -> str:
-    """The source text with its highlighted (supporting) sentences marked."""
-    text, start, out, at = src["text"], src["start"], [], 0
-    for a, b in sorted(src.get("highlights") or []):
-        a, b = max(a - start, at), min(b - start, len(text))
-        if a >= b:
-            continue
-        out += [escape(text[at:a]), f"<mark>{escape(text[a:b])}</mark>"]
-        at = b
-    return "".join(out) + escape(text[at:])
+    """The source text (as in a results file) with its highlighted (supporting) sentences marked."""
+    pieces = highlight_segments(src["text"], src["start"], src.get("highlights") or [])
+    return "".join(f"<mark>{escape(t)}</mark>" if marked else escape(t) for t, marked in pieces)
 
 
 def _question(row: dict) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eval import metrics
+from eval.corpus import write_documents
 from eval.references import Reference, ReferenceSet
 
 if TYPE_CHECKING:
@@ -13,23 +14,12 @@ if TYPE_CHECKING:
 
     from qa import Answer, Settings
 
-DEPTH = 10  # retrieval depth of the rank metrics (MRR@10), for the pipeline and the baseline alike
-
 
 def document_folder(refset: ReferenceSet, cache: Path) -> Path:
     """The folder to index: the set's own, or one file per document written under `cache` (kept in step)."""
     if refset.docs_dir is not None:
         return refset.docs_dir
-    folder = cache / refset.name
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in refset.documents.items():
-        path = folder / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-    for stale in folder.glob("*.txt"):
-        if stale.name not in refset.documents:
-            stale.unlink()
-    return folder
+    return write_documents(cache / refset.name, refset.documents)
 
 
 def prepare(refset: ReferenceSet, settings: "Settings", cache: Path, rebuild: bool = False, progress: bool = True) -> dict:
@@ -140,23 +130,27 @@ def run(
     progress: bool = True,
     on_row: Callable[[dict], None] | None = None,
 ) -> list[dict]:
-    """Ask every question of the indexed collection; `answers=False` scores retrieval only (no model)."""
+    """Ask every question of the indexed collection; `answers=False` scores retrieval only (no model).
+
+    Retrieval is scored on `Answer.passages`, the passages the model was given (after the injection
+    guard), so each question is retrieved once and the score is of what the answer came from. Rank
+    metrics are therefore at depth `top_k` (MRR@k), for the pipeline and the BM25 baseline alike.
+    """
     import qa
     from eval.bm25 import BM25
     from tqdm import tqdm
 
-    pipeline = qa.pipeline(settings, llm=llm)
-    baseline = BM25(pipeline.store.chunks())
+    pipeline = qa.load(settings, llm=llm)
+    baseline = BM25(qa.open_store(settings).chunks())
+    k = settings.answer.top_k
     if answers and llm is None:
-        from qa import components
-
-        components.generator(settings)  # load the model before the clock starts
+        pipeline.warm()  # the model is loaded before the clock starts
     rows = []
     bar = tqdm(refs, desc="questions", unit="q", file=sys.stderr, disable=not progress)
     for ref in bar:
-        retrieved = pipeline.store.retrieve(ref.question, max(DEPTH, settings.top_k))
         answer = pipeline.ask(ref.question) if answers else None
-        row = score(ref, retrieved, baseline.retrieve(ref.question, max(DEPTH, settings.top_k)), answer, settings.top_k)
+        retrieved = answer.passages if answer is not None else pipeline.retrieve(ref.question)
+        row = score(ref, retrieved, baseline.retrieve(ref.question, k), answer, k)
         rows.append(row)
         if on_row:
             on_row(row)

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import qa
+from qa import Settings
 from qa.model_file import bundled_model
-from qa.settings import Settings
 
 QUESTIONS = [
     "What guarantees does Russia demand?",
@@ -28,7 +28,7 @@ def _ingest_and_query(settings: Settings, corpus: Path) -> dict:
     t0 = time.perf_counter()
     report = qa.index(corpus, settings=settings, rebuild=True, progress=False)
     ingest = time.perf_counter() - t0
-    pipeline = qa.pipeline(settings)
+    pipeline = qa.load(settings)
     pipeline.retrieve("warm up")
     times = []
     for _ in range(5):
@@ -45,7 +45,7 @@ def _ingest_and_query(settings: Settings, corpus: Path) -> dict:
 
 
 def _answers(settings: Settings) -> dict:
-    pipeline = qa.pipeline(settings)
+    pipeline = qa.load(settings)
     totals, firsts = [], []
     for q in QUESTIONS:
         a = pipeline.ask(q)
@@ -55,20 +55,20 @@ def _answers(settings: Settings) -> dict:
 
 
 def main() -> None:
-    from tests.servers import chroma_server, llama_server
+    from eval.servers import chroma_server, llama_server
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", type=Path, default=Path("seeds"))
     args = parser.parse_args()
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        embedded = Settings(store_dir=Path(tmp) / "store", collection="bench")
+        embedded = Settings().with_(store={"dir": Path(tmp) / "store", "collection": "bench"})
         out["chroma_embedded"] = _ingest_and_query(embedded, args.corpus)
         with chroma_server(Path(tmp) / "server") as url:
-            out["chroma_server"] = _ingest_and_query(Settings(chroma_url=url, collection="bench"), args.corpus)
+            out["chroma_server"] = _ingest_and_query(embedded.with_(store={"chroma_url": url}), args.corpus)
         out["llm_embedded"] = _answers(embedded)
-        with llama_server(bundled_model(embedded.model_cache_dir, progress=False)) as base:
-            served = embedded.model_copy(update={"llm_base_url": base, "llm_mode": "openai", "llm_model": "qwen"})
+        with llama_server(bundled_model(embedded.llm.cache_dir, progress=False)) as base:
+            served = embedded.with_(llm={"base_url": base, "mode": "openai", "model": "qwen"})
             out["llm_server"] = _answers(served)
     print(json.dumps(out))
 

@@ -24,7 +24,7 @@ def connect(store_dir: Path, url: str | None = None, create: bool = False) -> "C
     if url:
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise StoreError(f"QA_CHROMA_URL must look like http://HOST:PORT, not {url!r}")
+            raise StoreError(f"QA_STORE_CHROMA_URL must look like http://HOST:PORT, not {url!r}")
         port = parsed.port or (443 if parsed.scheme == "https" else 8000)
         try:
             client = chromadb.HttpClient(
@@ -34,7 +34,7 @@ def connect(store_dir: Path, url: str | None = None, create: bool = False) -> "C
         except Exception as e:
             raise StoreError(
                 f"Cannot reach the Chroma server at {url} ({type(e).__name__}). Start one with "
-                f"`chroma run --path DIR --host {parsed.hostname} --port {port}`, or unset QA_CHROMA_URL "
+                f"`chroma run --path DIR --host {parsed.hostname} --port {port}`, or unset QA_STORE_CHROMA_URL "
                 "to use the embedded store."
             ) from None
         return client

@@ -82,7 +82,7 @@ def _printable(name: str) -> str:
 def _unreadable(file: Path, root: Path, max_bytes: int) -> str | None:
     size = file.stat().st_size
     if size > max_bytes:
-        return f"too large ({size:,} bytes; the limit is {max_bytes:,}, setting QA_MAX_FILE_BYTES)"
+        return f"too large ({size:,} bytes; the limit is {max_bytes:,}, setting QA_STORE_MAX_FILE_BYTES)"
     return None
 
 

@@ -1,8 +1,13 @@
-class StoreError(Exception):
-    """A problem the user can fix (missing index, unreadable folder, mismatched store).
+class UserError(Exception):
+    """A problem the user can fix: every layer raises a subclass, and `qa` exports this base.
 
-    The message is shown as is, without a traceback, so it says what to do.
+    It lives in the lowest layer so that the store's errors can be one of them. The message is
+    shown as is, without a traceback, so it says what to do.
     """
+
+
+class StoreError(UserError):
+    """The store or the documents: a missing index, an unreadable folder, a mismatched store."""
 
 
 class NoStore(StoreError):

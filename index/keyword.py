@@ -16,6 +16,10 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bm25s.tokenization import Tokenized
 
 IDS_FILE = "chunk_ids.json"
 RECIPE = "name-words-1"  # what a chunk's indexed text is made of: a saved index of another recipe is rebuilt
@@ -30,6 +34,20 @@ def keyword_text(document: str, text: str) -> str:
     stem = document.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     title = [w for w in re.split(r"[\W_]+", stem) if w and not any(ch.isdigit() for ch in w)]
     return " ".join(title) + "\n" + text if title else text
+
+
+def tokenize(texts: list[str], ids: bool = True) -> "Tokenized | list[list[str]]":
+    """The BM25 tokens of `texts`: lower-cased words of two characters or more, less stop words, stemmed.
+
+    bm25s's English stop words and the Snowball English stemmer. With `ids`, a `bm25s` Tokenized
+    (token ids and their vocabulary) to build an index from; without, one list of words per text,
+    to search with. Changing this recipe changes what saved indexes hold: bump RECIPE with it.
+    """
+    import bm25s
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=ids, show_progress=False)
 
 
 class KeywordIndex:
@@ -48,13 +66,6 @@ class KeywordIndex:
     def size(self) -> int:
         """Number of chunks the index covers."""
         return len(self._ids)
-
-    def _tokenize(self, texts: list[str], ids: bool):
-        import bm25s
-        import Stemmer
-
-        stemmer = Stemmer.Stemmer("english")
-        return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=ids, show_progress=False)
 
     def ensure(self, ids: Sequence[str], texts: Callable[[], tuple[list[str], list[str]]]) -> None:
         """Make the index cover exactly `ids`: load it from disk, or rebuild it from `texts()` (ids, texts)."""
@@ -78,7 +89,7 @@ class KeywordIndex:
         self._vocab = set()
         if not ids:
             return
-        tokens = self._tokenize(texts, ids=True)
+        tokens = tokenize(texts)
         self._bm25 = bm25s.BM25()
         self._bm25.index(tokens, show_progress=False)
         self._vocab = set(tokens.vocab)
@@ -111,7 +122,7 @@ class KeywordIndex:
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of up to `k` chunks sharing a term with the query, best first."""
-        tokens = self._tokenize([query], ids=False)[0]
+        tokens = tokenize([query], ids=False)[0]
         with self._lock:
             if self._bm25 is None:
                 return []

@@ -26,6 +26,7 @@ WRITE_BATCH = 64
 # XQuAD questions among reciprocal-rank fusion (k 1..60, BM25 weight 1..1.5) and min-max, z-score and
 # max-normalised sums with BM25 weights 0.3..0.7 (README, Retrieval).
 KEYWORD_WEIGHT = 0.5
+Checkpoint = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -125,7 +126,9 @@ class Store:
         got = self._collection.get(include=["metadatas"])
         return got["ids"], got["metadatas"]
 
-    def sync(self, folder: Path, max_file_bytes: int = 20_000_000, progress: bool = True) -> IndexReport:
+    def sync(
+        self, folder: Path, max_file_bytes: int = 20_000_000, progress: bool = True, checkpoint: Checkpoint | None = None
+    ) -> IndexReport:
         """Make the collection hold exactly the chunks of the documents in `folder`.
 
         Incremental by content hash, checked against the collection itself: unchanged documents
@@ -133,9 +136,13 @@ class Store:
         New chunks are written before stale ones are deleted, so an interrupted run leaves no
         document without chunks and the next run converges to the same state. Given a single
         file, it adds or updates that document and removes nothing.
+
+        `checkpoint(point, done, total)` is called at each named point of the run: "embedded" (a batch
+        embedded, not yet written), "written" (a batch written), "added" (every new chunk written,
+        stale ones not yet deleted); `done` and `total` count chunks. Fault tests stop the run there.
         """
         docs, skipped = read_folder(folder, max_file_bytes)
-        return self._apply(docs, skipped, prune=Path(folder).is_dir(), progress=progress)
+        return self._apply(docs, skipped, prune=Path(folder).is_dir(), progress=progress, checkpoint=checkpoint)
 
     def add_files(self, files: list[Path], max_file_bytes: int = 20_000_000, progress: bool = True) -> IndexReport:
         """Add or update these files (named by their file name), leaving other documents alone."""
@@ -146,7 +153,10 @@ class Store:
             skipped += missed
         return self._apply(docs, skipped, prune=False, progress=progress)
 
-    def _apply(self, docs: list, skipped: list[Skipped], prune: bool, progress: bool) -> IndexReport:
+    def _apply(
+        self, docs: list, skipped: list[Skipped], prune: bool, progress: bool, checkpoint: Checkpoint | None = None
+    ) -> IndexReport:
+        checkpoint = checkpoint or (lambda point, done, total: None)
         t0 = time.perf_counter()
         meta = self._collection.metadata or {}
         if (meta.get("chunk_size"), meta.get("chunk_overlap")) != (self.chunk_size, self.chunk_overlap):
@@ -185,7 +195,8 @@ class Store:
             report.removed += 1
             to_delete += list(rows)
 
-        self._add(to_add, progress)
+        self._add(to_add, progress, checkpoint)
+        checkpoint("added", len(to_add), len(to_add))
         report.embedded = len(to_add)
         for i in range(0, len(to_delete), WRITE_BATCH):
             self._collection.delete(ids=to_delete[i : i + WRITE_BATCH])
@@ -194,13 +205,14 @@ class Store:
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _add(self, nodes: list, progress: bool) -> None:
+    def _add(self, nodes: list, progress: bool, checkpoint: Checkpoint) -> None:
         from tqdm import tqdm
 
         bar = tqdm(total=len(nodes), desc="embedding", unit="chunk", disable=not progress or not nodes)
         for i in range(0, len(nodes), WRITE_BATCH):
             batch = nodes[i : i + WRITE_BATCH]
             vectors = self.embedder.get_text_embedding_batch([n.text for n in batch])
+            checkpoint("embedded", i, len(nodes))
             self._collection.add(
                 ids=[n.node_id for n in batch],
                 embeddings=vectors,
@@ -208,6 +220,7 @@ class Store:
                 metadatas=[n.metadata for n in batch],
             )
             bar.update(len(batch))
+            checkpoint("written", i + len(batch), len(nodes))
         bar.close()
 
     def _keywords(self, refresh: bool = False) -> KeywordIndex:
@@ -243,7 +256,7 @@ class Store:
             f"Collection '{self.name}' could not be searched ({type(error).__name__}: {' '.join(str(error).split())[:120]}). "
             "If another process indexed this store while this one was running, restart this one: an embedded "
             "store is written by one process at a time. To index while serving, upload through the web chat or "
-            "use a Chroma server (QA_CHROMA_URL)."
+            "use a Chroma server (QA_STORE_CHROMA_URL)."
         )
 
     def _retrieve(self, question: str, top_k: int) -> list[Source]:

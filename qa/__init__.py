@@ -4,50 +4,60 @@
     a = qa.ask("What guarantees does Russia demand?")
     print(a.text, a.sources)
 
-Models are loaded on first use and reused for the life of the process.
+`qa.load(settings)` gives a `Pipeline` to hold and ask many questions; the models it loads are
+shared by every pipeline of the process.
 """
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index import IndexReport, Source, StoreError
-from qa.answer import Answer, Sentence
-from qa.settings import Settings, get_settings
+from index import IndexReport, Source
+from qa.answer import Answer, Sentence, highlight_segments
+from qa.errors import QuestionError, StoreError, UserError
+from qa.settings import AnswerStyle, Settings, get_settings
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
 
+    from index import Store
     from qa.service import Event, Pipeline
 
 __all__ = [
-    "Answer", "IndexReport", "Sentence", "Settings", "Source", "StoreError",
-    "add_files", "ask", "collections", "delete_collection", "get_settings", "index", "pipeline", "stream",
+    "Answer", "AnswerStyle", "IndexReport", "QuestionError", "Sentence", "Settings", "Source", "StoreError",
+    "UserError", "add_files", "ask", "collections", "delete_collection", "get_settings", "highlight_segments", "index",
+    "load", "open_store", "stream",
 ]  # fmt: skip
 
 
-def _settings(settings: Settings | None, **overrides) -> Settings:
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    if settings is None:
-        return get_settings(**overrides)
-    return settings.model_copy(update=overrides) if overrides else settings
+def _settings(settings: Settings | None, store_dir: str | Path | None, collection: str | None) -> Settings:
+    where = {k: v for k, v in (("dir", store_dir), ("collection", collection)) if v is not None}
+    settings = settings or get_settings()
+    return settings.with_(store=where) if where else settings
 
 
-def pipeline(settings: Settings | None = None, llm: "LLM | None" = None) -> "Pipeline":
+def load(settings: Settings | None = None, llm: "LLM | None" = None) -> "Pipeline":
     """The question-answering pipeline over one collection. Pass `llm` to use another language model."""
     from qa import components
     from qa.llm import Generator
     from qa.service import Pipeline
 
     settings = settings or get_settings()
+    store = components.store(settings)
     own = Generator(llm) if llm is not None else None
     return Pipeline(
-        components.store(settings),
-        (lambda: own) if own else (lambda: components.generator(settings)),
-        top_k=settings.top_k,
-        min_score=settings.min_score,
-        style=settings.answer_style,
+        store,
+        (lambda: own) if own else (lambda: components.generator(settings.llm)),
+        lambda texts: store.embedder.get_text_embedding_batch(texts),
+        settings.answer,
     )
+
+
+def open_store(settings: Settings | None = None, create: bool = False) -> "Store":
+    """The collection's store itself: its documents and chunks, and search without the language model."""
+    from qa import components
+
+    return components.store(settings or get_settings(), create=create)
 
 
 def stream(
@@ -64,8 +74,7 @@ def stream(
     `history` holds earlier (question, answer) pairs of a conversation: a follow-up is rewritten to
     stand alone before it is searched.
     """
-    s = _settings(settings, store_dir=store_dir, collection=collection)
-    yield from pipeline(s, llm).stream(question, history)
+    yield from load(_settings(settings, store_dir, collection), llm).stream(question, history)
 
 
 def ask(
@@ -78,8 +87,7 @@ def ask(
     history: "Sequence[tuple[str, str]]" = (),
 ) -> Answer:
     """Answer `question` from the indexed documents, with its cited sources."""
-    s = _settings(settings, store_dir=store_dir, collection=collection)
-    return pipeline(s, llm).ask(question, history)
+    return load(_settings(settings, store_dir, collection), llm).ask(question, history)
 
 
 def index(
@@ -94,13 +102,13 @@ def index(
     """Make the collection hold exactly the documents under `path` (incremental by content hash)."""
     from qa import components
 
-    s = _settings(settings, store_dir=store_dir, collection=collection)
+    s = _settings(settings, store_dir, collection)
     if rebuild:
         from index.client import drop_collection
 
-        drop_collection(components.client(s, create=True), s.collection)
+        drop_collection(components.client(s.store, create=True), s.store.collection)
         components.forget_stores()
-    return components.store(s, create=True).sync(Path(path), s.max_file_bytes, progress=progress)
+    return components.store(s, create=True).sync(Path(path), s.store.max_file_bytes, progress=progress)
 
 
 def add_files(
@@ -113,8 +121,8 @@ def add_files(
     """Add or update these files in the collection (created if new), leaving its other documents alone."""
     from qa import components
 
-    s = _settings(settings, collection=collection)
-    return components.store(s, create=True).add_files([Path(f) for f in files], s.max_file_bytes, progress)
+    s = _settings(settings, None, collection)
+    return components.store(s, create=True).add_files([Path(f) for f in files], s.store.max_file_bytes, progress)
 
 
 def collections(settings: Settings | None = None) -> list[str]:
@@ -124,7 +132,7 @@ def collections(settings: Settings | None = None) -> list[str]:
     from qa import components
 
     try:
-        return list_collections(components.client(settings or get_settings()))
+        return list_collections(components.client((settings or get_settings()).store))
     except NoStore:
         return []
 
@@ -134,7 +142,6 @@ def delete_collection(name: str, settings: Settings | None = None) -> bool:
     from index.client import drop_collection
     from qa import components
 
-    settings = settings or get_settings()
-    deleted = drop_collection(components.client(settings), name)
+    deleted = drop_collection(components.client((settings or get_settings()).store), name)
     components.forget_stores()
     return deleted

@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -11,6 +12,32 @@ class Sentence(BaseModel):
     text: str
     citations: list[int] = Field(default_factory=list)
     supported: bool = False
+
+
+def highlight_segments(text: str, start: int, highlights: Iterable[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """A passage's `text` cut into (piece, is_highlighted) in order, the pieces joining back into `text`.
+
+    `highlights` are document offsets (as `Source.highlights`) and `start` is the passage's own
+    document offset. Spans are sorted, clipped to the passage and merged where they overlap or
+    touch, so a passage's highlights are the same in the web chat, in the eval report and to the
+    citation metric. Plain arguments rather than a `Source`: the report reads sources back from JSON.
+    """
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for a, b in sorted(highlights):
+        a, b = max(a - start, at), min(b - start, len(text))
+        if a >= b:
+            continue
+        if a > at:
+            pieces.append((text[at:a], False))
+        if a == at and pieces and pieces[-1][1]:
+            pieces[-1] = (pieces[-1][0] + text[a:b], True)
+        else:
+            pieces.append((text[a:b], True))
+        at = b
+    if at < len(text):
+        pieces.append((text[at:], False))
+    return pieces
 
 
 class Answer(BaseModel):

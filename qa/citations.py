@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index import Source
+from qa.answer import Sentence
 
 LEXICAL_MIN = 0.6  # share of the sentence's content words found in the passage span
 SEMANTIC_MIN = 0.6  # cosine similarity, when at least LEXICAL_WITH_SEMANTIC of the words are shared
@@ -38,15 +39,6 @@ _STOP = set(
     "me my not no nor also just only very more most such which who whom whose what when where why how "
     "said says say according".split()
 )
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One answer sentence, the citation numbers it carries and whether evidence supports it."""
-
-    text: str
-    citations: tuple[int, ...]
-    supported: bool
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -235,16 +227,16 @@ def attribute(
 
 def cite(
     answer: str, passages: Sequence[Source], embed: Callable[[list[str]], list[list[float]]], question: str = ""
-) -> tuple[str, list[Claim], list[Source]]:
-    """The answer to `question` with [n] markers, its claims, and the cited passages numbered in order of first use.
+) -> tuple[str, list[Sentence], list[Source]]:
+    """The answer to `question` with [n] markers, its sentences, and the cited passages numbered by first use.
 
-    Cited sources carry the document offsets of the spans that support the claims citing them.
+    Cited sources carry the document offsets of the spans that support the sentences citing them.
     """
-    sentences, support = attribute(answer, passages, embed, question)
+    texts, support = attribute(answer, passages, embed, question)
     numbering: dict[int, int] = {}
     highlights: dict[int, list[tuple[int, int]]] = {}
-    claims, parts = [], []
-    for sentence, found in zip(sentences, support):
+    sentences, parts = [], []
+    for text, found in zip(texts, support):
         cited = []
         for p, span, _ in sorted(found, key=lambda f: f[0]):
             n = numbering.setdefault(p, len(numbering) + 1)
@@ -254,13 +246,13 @@ def cite(
             if spot not in highlights.setdefault(p, []):
                 highlights[p].append(spot)
         cited = sorted(cited)
-        claims.append(Claim(sentence, tuple(cited), bool(cited)))
-        parts.append(_with_markers(sentence, cited))
+        sentences.append(Sentence(text=text, citations=cited, supported=bool(cited)))
+        parts.append(_with_markers(text, cited))
     sources = [
         passages[p].model_copy(update={"n": n, "highlights": sorted(highlights[p])})
         for p, n in sorted(numbering.items(), key=lambda item: item[1])
     ]
-    return " ".join(parts), claims, sources
+    return " ".join(parts), sentences, sources
 
 
 def _with_markers(sentence: str, cited: list[int]) -> str:

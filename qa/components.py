@@ -1,56 +1,51 @@
-"""Heavy parts, built once per process and shared: the embedding model, the language model, open stores.
+"""Heavy parts shared by everything in one process: the embedding model, language models, open stores.
 
-Loading the models takes seconds and gigabytes, so every `qa.ask` in a process reuses them.
-The caches are keyed by the settings that shape each part, so one process can still query
-several stores and collections.
+Loading a model takes seconds and gigabytes, so pipelines built from equal settings share them.
+Each cache is keyed on the frozen settings group that shapes its part (`settings.llm` for the
+language model, `settings.store` for a store), so a setting added to a group is part of the key
+without being listed anywhere. Callers hold what `qa.load` gives them; only this module holds caches.
 """
 
 import atexit
 import hashlib
 import threading
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from qa.llm import Generator, build_llm
-from qa.settings import Settings
+from qa.settings import EmbedSettings, LLMSettings, Settings, StoreSettings, cache_home
 
 if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
     from index import Store
 
-_lock = threading.Lock()
-_embedder_lock = threading.Lock()  # two threads asking at once (indexing while answering) load it once
+# One lock per cache: loading the language model must not hold up a question being embedded.
+_embed_lock, _llm_lock, _store_lock = threading.Lock(), threading.Lock(), threading.Lock()
+_embedders: dict[EmbedSettings, "BaseEmbedding"] = {}
+_generators: dict[LLMSettings, Generator] = {}
+_stores: dict[tuple[StoreSettings, EmbedSettings], "Store"] = {}
 
 
-def embedder(threads: int) -> "BaseEmbedding":
-    with _embedder_lock:
-        return _embedder(threads)
+def embedder(settings: EmbedSettings) -> "BaseEmbedding":
+    """The bundled embedding model, loaded once even when two threads ask at once."""
+    with _embed_lock:
+        if settings not in _embedders:
+            from index.embedding import load_embedder
+
+            _embedders.clear()  # one embedding model per process: it is the same weights
+            _embedders[settings] = load_embedder(settings.threads)
+        return _embedders[settings]
 
 
-@lru_cache(maxsize=1)
-def _embedder(threads: int) -> "BaseEmbedding":
-    from index.embedding import load_embedder
-
-    return load_embedder(threads)
-
-
-_LLM_FIELDS = (
-    "llm_mode", "llm_model_path", "model_cache_dir", "context_window", "max_new_tokens", "temperature", "threads",
-    "llm_base_url", "llm_model", "llm_api_key", "llm_timeout",
-)  # fmt: skip
-_generators: dict[tuple, Generator] = {}
-
-
-def generator(settings: Settings, progress: bool = True) -> Generator:
-    key = tuple(getattr(settings, f) for f in _LLM_FIELDS)
-    with _lock:
-        if key not in _generators:
+def generator(settings: LLMSettings, progress: bool = True) -> Generator:
+    with _llm_lock:
+        if settings not in _generators:
             if not _generators:
                 atexit.register(_close_generators)
-            where = settings.llm_base_url if settings.llm_mode == "openai" else ""
-            _generators[key] = Generator(build_llm(settings, progress), where)
-        return _generators[key]
+            where = settings.base_url if settings.mode == "openai" else ""
+            _generators[settings] = Generator(build_llm(settings, progress), where or "")
+        return _generators[settings]
 
 
 def _close_generators() -> None:
@@ -62,42 +57,42 @@ def _close_generators() -> None:
     _generators.clear()
 
 
-_stores: dict[tuple, "Store"] = {}
-
-
-def client(settings: Settings, create: bool = False):
+def client(settings: StoreSettings, create: bool = False) -> "ClientAPI":
     """The Chroma client of the settings: embedded, or the server at `chroma_url`."""
     from index.client import connect
 
-    return connect(settings.store_dir, settings.chroma_url, create=create)
+    return connect(settings.dir, settings.chroma_url, create=create)
+
+
+def keyword_dir(settings: StoreSettings):
+    """Where the BM25 index of the collection is saved: beside an embedded store, or in the cache for a server's."""
+    if settings.chroma_url:
+        server = hashlib.sha1(settings.chroma_url.encode()).hexdigest()[:12]
+        return cache_home() / "bm25" / server / settings.collection
+    return settings.dir / "bm25" / settings.collection
 
 
 def store(settings: Settings, create: bool = False) -> "Store":
     from index import Store
 
-    where = settings.chroma_url or settings.store_dir.resolve()
-    key = (where, settings.collection, settings.chunk_size, settings.chunk_overlap, settings.hybrid)
-    if settings.chroma_url:
-        server = hashlib.sha1(settings.chroma_url.encode()).hexdigest()[:12]
-        keyword_dir = settings.model_cache_dir.parent / "bm25" / server / settings.collection
-    else:
-        keyword_dir = settings.store_dir / "bm25" / settings.collection
-    with _lock:
+    s = settings.store
+    key = (s.model_copy(update={"dir": s.dir.resolve()}), settings.embed)
+    with _store_lock:
         if key not in _stores:
             _stores[key] = Store(
-                client(settings, create),
-                settings.collection,
-                lambda: embedder(settings.threads),
-                settings.chunk_size,
-                settings.chunk_overlap,
+                client(s, create),
+                s.collection,
+                lambda: embedder(settings.embed),
+                s.chunk_size,
+                s.chunk_overlap,
                 create=create,
-                hybrid=settings.hybrid,
-                keyword_dir=keyword_dir,
+                hybrid=s.hybrid,
+                keyword_dir=keyword_dir(s),
             )
         return _stores[key]
 
 
 def forget_stores() -> None:
     """Drop open stores (after a collection is deleted or rebuilt)."""
-    with _lock:
+    with _store_lock:
         _stores.clear()

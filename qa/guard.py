@@ -9,6 +9,8 @@ A document about prompt injection that quotes such orders is dropped the same wa
 
 import re
 
+from index import Source
+
 _TARGET = r"(?:AI|AI assistant|assistant|chat ?bot|language model|LLM)"
 _ORDERS = re.compile(
     "|".join(
@@ -32,3 +34,8 @@ _ORDERS = re.compile(
 def addresses_the_model(text: str) -> bool:
     """True when `text` holds instructions written to a language model."""
     return _ORDERS.search(text) is not None
+
+
+def drop_instructions(query: str, passages: list[Source]) -> list[Source]:
+    """The pipeline's post-processor: the passages that do not address the model."""
+    return [p for p in passages if not addresses_the_model(p.text)]

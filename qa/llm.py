@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM, ChatMessage
 
-    from qa.settings import Settings
+    from qa.settings import LLMSettings
 
 STOP = "<|im_end|>"
 
@@ -26,35 +26,35 @@ class LLMUnavailable(Exception):
     """The language model server failed to answer (down, too slow, or talking nonsense)."""
 
 
-def build_llm(settings: "Settings", progress: bool = True) -> "LLM":
-    if settings.llm_mode == "openai":
+def build_llm(settings: "LLMSettings", progress: bool = True) -> "LLM":
+    if settings.mode == "openai":
         return _openai(settings)
     return _llamacpp(settings, progress)
 
 
-def _openai(settings: "Settings") -> "LLM":
+def _openai(settings: "LLMSettings") -> "LLM":
     try:
         from llama_index.llms.openai_like import OpenAILike
     except ImportError as e:  # pragma: no cover - depends on the installation
         raise ImportError("The OpenAI-compatible backend needs llama-index-llms-openai-like: run `make setup`") from e
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none"
+    key = settings.api_key.get_secret_value() if settings.api_key else "none"
     return OpenAILike(
-        model=settings.llm_model,
-        api_base=settings.llm_base_url,
+        model=settings.model,
+        api_base=settings.base_url,
         api_key=key,
         is_chat_model=True,
         context_window=settings.context_window,
         max_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
-        timeout=settings.llm_timeout,
+        timeout=settings.timeout,
         max_retries=0,
     )
 
 
-def _llamacpp(settings: "Settings", progress: bool) -> "LLM":
+def _llamacpp(settings: "LLMSettings", progress: bool) -> "LLM":
     from qa.model_file import resolve_model
 
-    path = resolve_model(settings.llm_model_path, settings.model_cache_dir, progress)
+    path = resolve_model(settings.model_path, settings.cache_dir, progress)
     try:
         from llama_index.llms.llama_cpp import LlamaCPP
     except ImportError as e:  # pragma: no cover - depends on the installation

@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from qa.errors import UserError
+
 FILENAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 SIZE = 1_117_320_768
@@ -18,7 +20,7 @@ PARTS = 22
 _CHUNK = 8 << 20
 
 
-class ModelFileError(Exception):
+class ModelFileError(UserError):
     """The model file is missing, incomplete or does not match its pin; never load it."""
 
 

@@ -1,19 +1,22 @@
-"""Question in, cited answer out: retrieve, then generate, then attach citations from evidence.
+"""Question in, cited answer out: retrieve, post-process, generate, then attach citations from evidence.
 
-Each step is its own method so that the eval suite can score retrieval and answers apart.
+Retrieval, post-processing and synthesis are separate objects, so each can be scored alone;
+the eval scores `Answer.passages`, the very list the model saw.
 """
 
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
-from index import Source, Store, StoreError
-from qa.answer import Answer, Sentence
+from index import Source
+from qa.answer import Answer
 from qa.citations import cite
-from qa.guard import addresses_the_model
+from qa.errors import QuestionError
+from qa.guard import drop_instructions
 from qa.llm import Generator, LLMUnavailable
 from qa.prompt import build_messages, condense_messages
-from qa.settings import AnswerStyle
+from qa.settings import AnswerSettings
 
 REFUSED = "I could not find the answer to this in the documents."
 MAX_QUESTION_CHARS = 2000
@@ -27,10 +30,13 @@ _MODEL_REFUSAL = re.compile(
 )
 
 Event = list[Source] | str | Answer
+Postprocessor = Callable[[str, list[Source]], list[Source]]  # (query, passages) -> the passages kept
+Embed = Callable[[list[str]], list[list[float]]]
 
 
-class QuestionError(StoreError):
-    """The question cannot be asked as given (empty, too long, ...)."""
+class Retriever(Protocol):
+    def retrieve(self, query: str, k: int) -> list[Source]:
+        """Up to `k` passages for `query`, best first."""
 
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")  # terminal colour and cursor codes, as pasted
@@ -50,22 +56,32 @@ def clean_question(question: str) -> str:
 class Pipeline:
     def __init__(
         self,
-        store: Store,
+        retriever: Retriever,
         generator: Callable[[], Generator],
-        top_k: int,
-        min_score: float,
-        style: AnswerStyle = "sentence",
+        embed: Embed,
+        settings: AnswerSettings,
+        postprocessors: Sequence[Postprocessor] = (drop_instructions,),
     ) -> None:
-        """`generator` is called only when a question gets past retrieval, so sources come first."""
-        self.store = store
+        """`generator` is called only when a question gets past retrieval, so sources come first.
+
+        `embed` embeds sentences for the citation check (the store's embedding model).
+        """
+        self.retriever = retriever
         self._generator = generator
-        self.top_k = top_k
-        self.min_score = min_score
-        self.style = style
+        self._embed = embed
+        self.settings = settings
+        self.postprocessors = list(postprocessors)
+
+    def warm(self) -> Generator:
+        """Load the language model now rather than at the first question that needs it."""
+        return self._generator()
 
     def retrieve(self, question: str) -> list[Source]:
-        """The best passages, less any that give orders to the model (prompt injection, see `qa.guard`)."""
-        return [p for p in self.store.retrieve(question, self.top_k) if not addresses_the_model(p.text)]
+        """The best passages after post-processing (by default: less any that give orders to the model)."""
+        passages = self.retriever.retrieve(question, self.settings.top_k)
+        for step in self.postprocessors:
+            passages = step(question, passages)
+        return passages
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """Rewrite a follow-up ("And what did Britain offer?") as a question that stands alone."""
@@ -91,13 +107,13 @@ class Pipeline:
         passages = self.retrieve(query)
         timings["sources"] = time.perf_counter() - t0
         yield passages
-        if not passages or max(p.score for p in passages) < self.min_score:
+        if not passages or max(p.score for p in passages) < self.settings.min_score:
             timings["total"] = time.perf_counter() - t0
             yield self._refused(question, query, passages, timings, "retrieval")
             return
         text = ""
         try:
-            for delta in self._generator().stream(build_messages(query, passages, self.style)):
+            for delta in self._generator().stream(build_messages(query, passages, self.settings.style)):
                 timings.setdefault("first_token", time.perf_counter() - t0)
                 text += delta
                 yield delta
@@ -120,7 +136,7 @@ class Pipeline:
         query = query or question
         if not text or _MODEL_REFUSAL.search(text):
             return self._refused(question, query, passages, {}, "model", text)
-        marked, claims, sources = cite(text, passages, self.store.embedder.get_text_embedding_batch, query)
+        marked, sentences, sources = cite(text, passages, self._embed, query)
         if not sources:
             return self._refused(question, query, passages, {}, "unsupported", text)
         return Answer(
@@ -130,7 +146,7 @@ class Pipeline:
             refused=False,
             sources=sources,
             passages=passages,
-            sentences=[Sentence(text=c.text, citations=list(c.citations), supported=c.supported) for c in claims],
+            sentences=sentences,
         )
 
     @staticmethod

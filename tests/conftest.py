@@ -21,7 +21,7 @@ def seed_text() -> str:
 def settings(tmp_path):
     from qa.settings import Settings
 
-    return Settings(store_dir=tmp_path / "store", collection="test")
+    return Settings(store={"dir": tmp_path / "store", "collection": "test"})
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def seed_settings(tmp_path_factory):
     import qa
     from qa.settings import Settings
 
-    settings = Settings(store_dir=tmp_path_factory.mktemp("seed") / "store", collection="seed")
+    settings = Settings(store={"dir": tmp_path_factory.mktemp("seed") / "store", "collection": "seed"})
     qa.index(SEEDS, settings=settings, progress=False)
     return settings
 

@@ -43,9 +43,41 @@ def same(a: dict, b: dict) -> bool:
 
 def run_qa(*args: str, store_dir: Path, collection: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
     """The real `qa` command in a subprocess, on the given store; `env` adds QA_ variables."""
-    full = {**os.environ, "QA_STORE_DIR": str(store_dir), "QA_COLLECTION": collection, **env}
-    cmd = [sys.executable, "-m", "qa.cli", *args]
+    full = {**os.environ, "QA_STORE_DIR": str(store_dir), "QA_STORE_COLLECTION": collection, **env}
+    cmd = [sys.executable, "-m", "cli", *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=full, cwd=cwd, timeout=600)
+
+
+def qa_main(*args: str, store_dir: Path, collection: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    """The `qa` command run in this process through `cli.main(argv)`, where the process boundary is not under test.
+
+    Same result shape as `run_qa`; the QA_ variables are set for the call and restored after it.
+    """
+    import contextlib
+    import io
+
+    from cli import main
+
+    wanted = {"QA_STORE_DIR": str(store_dir), "QA_STORE_COLLECTION": collection, **env}
+    saved = {k: os.environ.get(k) for k in wanted}
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.ExitStack() as stack:
+        if cwd is not None:
+            stack.enter_context(contextlib.chdir(cwd))
+        os.environ.update(wanted)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(list(args))
+                except SystemExit as e:  # argparse's usage errors
+                    code = e.code if isinstance(e.code, int) else 2
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    return subprocess.CompletedProcess(["qa", *args], code, out.getvalue(), err.getvalue())
 
 
 def one_line_error(out: subprocess.CompletedProcess, code: int = 2) -> str:

@@ -22,12 +22,13 @@ SEED_NAME = "000_794d345c1f52b2db.txt"
 @pytest.fixture
 def store(tmp_path, seed_settings) -> Settings:
     """A private copy of the session's seed store."""
-    shutil.copytree(seed_settings.store_dir, tmp_path / "store")
-    return seed_settings.model_copy(update={"store_dir": tmp_path / "store"})
+    shutil.copytree(seed_settings.store.dir, tmp_path / "store")
+    return seed_settings.with_(store={"dir": tmp_path / "store"})
 
 
 def run(settings: Settings, *args: str, **env: str):
-    return stores.run_qa(*args, store_dir=settings.store_dir, collection=settings.collection, **env)
+    """`qa ARGS` in this process (what is tested is the message and the store, not the process)."""
+    return stores.qa_main(*args, store_dir=settings.store.dir, collection=settings.store.collection, **env)
 
 
 # --- questions --------------------------------------------------------------------------------------
@@ -43,11 +44,11 @@ REJECTED = {
 
 @pytest.mark.parametrize("question,message", REJECTED.values(), ids=REJECTED.keys())
 def test_bad_question_is_one_line_and_changes_nothing(store, question, message):
-    before = snapshot(store.store_dir, store.collection)
+    before = snapshot(store.store.dir, store.store.collection)
     for args in (["ask", question], ["ask", question, "--json"]):
         line = one_line_error(run(store, *args))
         assert message in line and len(line) < 200, line
-    assert stores.same(snapshot(store.store_dir, store.collection), before)
+    assert stores.same(snapshot(store.store.dir, store.store.collection), before)
 
 
 @pytest.mark.llm
@@ -61,18 +62,18 @@ def test_bad_question_is_one_line_and_changes_nothing(store, question, message):
     ids=["french", "russian", "control characters inside"],
 )
 def test_other_language_or_control_characters_are_answered_or_refused_cleanly(store, question):
-    before = snapshot(store.store_dir, store.collection)
+    before = snapshot(store.store.dir, store.store.collection)
     out = run(store, "ask", question, "--json")
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
     answer = json.loads(out.stdout)
     assert answer["refused"] or answer["sources"], answer
     assert "\x1b" not in answer["question"] and "\x07" not in answer["question"]
-    assert stores.same(snapshot(store.store_dir, store.collection), before)
+    assert stores.same(snapshot(store.store.dir, store.store.collection), before)
 
 
 def test_bad_setting_is_one_line_without_its_value(store):
-    line = one_line_error(run(store, "ask", "What guarantees does Russia demand?", QA_TOP_K="0", QA_PORT="x-secret-x"))
-    assert "QA_TOP_K" in line and "QA_PORT" in line and "x-secret-x" not in line
+    line = one_line_error(run(store, "ask", "What guarantees does Russia demand?", QA_ANSWER_TOP_K="0", QA_WEB_PORT="x-secret-x"))
+    assert "QA_ANSWER_TOP_K" in line and "QA_WEB_PORT" in line and "x-secret-x" not in line
 
 
 # --- files ------------------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ BAD_FILES = {
     "binary": (lambda f, t: (f / "blob.txt").write_bytes(b"\x00\x01\x02\xff binary"), {"blob.txt": "binary"}),
     "not UTF-8": (lambda f, t: (f / "latin1.txt").write_bytes("café crème brûlée".encode("latin-1")), {"latin1.txt": "UTF-8"}),
     "empty": (lambda f, t: (f / "empty.md").write_text(""), {"empty.md": "no text"}),
-    "huge": (lambda f, t: sparse(f / "huge.txt", 3_000_000_000), {"huge.txt": "QA_MAX_FILE_BYTES"}),
+    "huge": (lambda f, t: sparse(f / "huge.txt", 3_000_000_000), {"huge.txt": "QA_STORE_MAX_FILE_BYTES"}),
     "unsupported type": (lambda f, t: (f / "tool.exe").write_bytes(b"MZ\x90\x00"), {"tool.exe": "unsupported type"}),
     "symlink leaving the folder": (outside_symlinks, {"passwd.txt": "outside the folder", "elsewhere": "outside the folder"}),
     "name not UTF-8": (lambda f, t: (f / os.fsdecode(b"caf\xe9.txt")).write_text("Coffee.\n"), {"caf\ufffd.txt": "rename"}),
@@ -107,7 +108,7 @@ BAD_FILES = {
 def test_bad_file_is_named_with_its_reason_and_changes_nothing(store, docs, tmp_path, make, reasons):
     """Exit 1: the readable files are indexed, each unreadable one is named; 2 stays for hard errors."""
     make(docs, tmp_path)
-    before = snapshot(store.store_dir, store.collection)
+    before = snapshot(store.store.dir, store.store.collection)
     out = run(store, "index", str(docs), "--json")
     line = one_line_error(out, code=1)
     assert "skipped" in line and "Traceback" not in out.stderr
@@ -115,7 +116,7 @@ def test_bad_file_is_named_with_its_reason_and_changes_nothing(store, docs, tmp_
         said = [x for x in out.stderr.splitlines() if x.startswith(f"skipped {name}:")]
         assert said and reason in said[0], out.stderr
     assert {s["document"] for s in json.loads(out.stdout)["skipped"]} == reasons.keys()
-    after = snapshot(store.store_dir, store.collection)
+    after = snapshot(store.store.dir, store.store.collection)
     assert stores.same(after, before)
     assert "7341" not in " ".join(text for text, _, _ in after.values())
 
@@ -129,15 +130,15 @@ def test_odd_file_names_are_indexed_and_cited(store, docs, fake_llm):
         (docs / name).write_text(f"The {animal} lighthouse was painted {colour} by the harbour crew.\n")
     out = run(store, "index", str(docs), "--json")
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
-    documents = {m["document"] for _, m, _ in snapshot(store.store_dir, store.collection).values()}
+    documents = {m["document"] for _, m, _ in snapshot(store.store.dir, store.store.collection).values()}
     assert documents == {SEED_NAME, *ODD_NAMES}
     answer = qa.ask("Which colour was the otter lighthouse painted?", settings=store, llm=fake_llm)
     assert answer.sources and answer.sources[0].document == "-leading-dash.txt", answer
     # A single file whose name starts with a dash, after `--`: updated in place, nothing else touched.
     (docs / "-leading-dash.txt").write_text("The otter lighthouse was painted orange by the harbour crew.\n")
-    out = stores.run_qa("index", "--", "-leading-dash.txt", store_dir=store.store_dir, collection=store.collection, cwd=docs)
+    out = stores.run_qa("index", "--", "-leading-dash.txt", store_dir=store.store.dir, collection=store.store.collection, cwd=docs)
     assert out.returncode == 0, out.stderr[-2000:]
-    rows = snapshot(store.store_dir, store.collection).values()
+    rows = snapshot(store.store.dir, store.store.collection).values()
     assert {m["document"] for _, m, _ in rows} == documents
     assert any("orange" in text for text, m, _ in rows if m["document"] == "-leading-dash.txt")
 

@@ -1,8 +1,10 @@
 """Citations come from evidence: a supported sentence cites its passage, an invented one cites nothing."""
 
 from index import Source
+from qa.answer import Sentence, highlight_segments
 from qa.citations import cite, sentence_spans
 from qa.components import embedder
+from qa.settings import EmbedSettings
 
 GRUSHKO = (
     "Prior to the phone call, Russian Deputy Foreign Minister Alexander Grushko said that, “We will demand that "
@@ -24,7 +26,7 @@ def passages() -> list[Source]:
 
 
 def embed(texts):
-    return embedder(2).get_text_embedding_batch(texts)
+    return embedder(EmbedSettings(threads=2)).get_text_embedding_batch(texts)
 
 
 def test_sentences_split_with_offsets():
@@ -35,9 +37,9 @@ def test_sentences_split_with_offsets():
 
 def test_supported_sentence_cites_its_passage_and_highlights_the_support():
     answer = "Russia demands the neutral status of Ukraine and that NATO refuses to accept it into the alliance."
-    text, claims, sources = cite(answer, passages(), embed)
+    text, sentences, sources = cite(answer, passages(), embed)
     assert [s.id for s in sources] == ["a"] and sources[0].n == 1
-    assert claims[0].supported and claims[0].citations == (1,)
+    assert sentences == [Sentence(text=answer, citations=[1], supported=True)]
     assert text.endswith("alliance [1].")
     (start, end), = sources[0].highlights
     support = GRUSHKO[start - 1000 : end - 1000]
@@ -46,50 +48,50 @@ def test_supported_sentence_cites_its_passage_and_highlights_the_support():
 
 def test_each_sentence_cites_its_own_passage():
     answer = "Grushko demanded ironclad security guarantees. Russian strikes killed at least 25 in Ukraine."
-    text, claims, sources = cite(answer, passages(), embed)
-    assert [c.citations for c in claims] == [(1,), (2,)]
+    text, sentences, sources = cite(answer, passages(), embed)
+    assert [s.citations for s in sentences] == [[1], [2]]
     assert [s.id for s in sources] == ["a", "b"]
 
 
 def test_invented_sentence_gets_no_citation():
     answer = "France won the 1998 football World Cup in Paris."
-    text, claims, sources = cite(answer, passages(), embed)
-    assert sources == [] and not claims[0].supported and "[" not in text
+    text, sentences, sources = cite(answer, passages(), embed)
+    assert sources == [] and not sentences[0].supported and "[" not in text
 
 
 def test_wrong_number_is_not_supported():
     answer = "Russian strikes killed at least 40 in Ukraine."
-    _, claims, sources = cite(answer, passages(), embed)
-    assert sources == [] and not claims[0].supported
+    _, sentences, sources = cite(answer, passages(), embed)
+    assert sources == [] and not sentences[0].supported
 
 
 def test_possessive_names_match_whatever_the_apostrophe():
     # The model writes a straight apostrophe where the document has a curly one.
     answer = "Ukraine's largest ever drone attack on Moscow killed at least three employees of a meat warehouse."
-    _, claims, sources = cite(answer, passages(), embed)
-    assert claims[0].supported and [s.id for s in sources] == ["b"]
+    _, sentences, sources = cite(answer, passages(), embed)
+    assert sentences[0].supported and [s.id for s in sources] == ["b"]
 
 
 def test_a_name_missing_from_the_passage_is_not_supported():
     answer = "Kharkiv's largest ever drone attack on Moscow killed at least three employees of a meat warehouse."
-    _, claims, sources = cite(answer, passages(), embed)
-    assert not claims[0].supported and sources == []
+    _, sentences, sources = cite(answer, passages(), embed)
+    assert not sentences[0].supported and sources == []
 
 
 def test_names_and_numbers_of_a_claim_must_share_a_passage_sentence():
     text = "The statement was made by Russia after the call. Ukraine has still lost one fifth of its territory."
     two = [Source(id="c", document="seed.txt", text=text, start=0, end=len(text), score=0.5)]
-    _, claims, sources = cite("Russia has lost one fifth of its territory.", two, embed)
-    assert not claims[0].supported and sources == []
-    _, claims, sources = cite("Ukraine has lost one fifth of its territory.", two, embed)
-    assert claims[0].supported and [s.id for s in sources] == ["c"]
+    _, sentences, sources = cite("Russia has lost one fifth of its territory.", two, embed)
+    assert not sentences[0].supported and sources == []
+    _, sentences, sources = cite("Ukraine has lost one fifth of its territory.", two, embed)
+    assert sentences[0].supported and [s.id for s in sources] == ["c"]
 
 
 def test_a_number_may_come_from_the_sentence_after_the_name():
     text = "Southern California is a region of the United States. The region is home to two extended metropolitan areas."
     two = [Source(id="d", document="x.txt", text=text, start=0, end=len(text), score=0.5)]
-    _, claims, sources = cite("Southern California has two extended metropolitan areas.", two, embed)
-    assert claims[0].supported and [s.id for s in sources] == ["d"]
+    _, sentences, sources = cite("Southern California has two extended metropolitan areas.", two, embed)
+    assert sentences[0].supported and [s.id for s in sources] == ["d"]
 
 
 def test_numbers_match_in_digits_or_words_and_plurals_meet_their_singular():
@@ -98,21 +100,21 @@ def test_numbers_match_in_digits_or_words_and_plurals_meet_their_singular():
     extra = Source(id="c", document="seed.txt", text=ceasefire, start=5000, end=5000 + len(ceasefire), score=0.5)
     asked = "How many employees of the meat warehouse were killed?"
     for answer, cited in (("3", "b"), ("At least three", "b"), ("30 days", "c")):
-        _, claims, sources = cite(answer, [*passages(), extra], embed, asked)
-        assert claims[0].supported and [s.id for s in sources] == [cited], answer
-    _, claims, _ = cite("4", passages(), embed, asked)
-    assert not claims[0].supported
+        _, sentences, sources = cite(answer, [*passages(), extra], embed, asked)
+        assert sentences[0].supported and [s.id for s in sources] == [cited], answer
+    _, sentences, _ = cite("4", passages(), embed, asked)
+    assert not sentences[0].supported
 
 
 def test_a_bare_number_needs_a_span_about_what_was_asked():
     # "three" counts meat-warehouse employees, not soldiers: a bare "3" cannot answer this question.
-    _, claims, sources = cite("3", passages(), embed, "How many soldiers has Russia lost in the war?")
-    assert sources == [] and not claims[0].supported
+    _, sentences, sources = cite("3", passages(), embed, "How many soldiers has Russia lost in the war?")
+    assert sources == [] and not sentences[0].supported
     # A year in a sentence naming what was asked about answers "when".
     text = "The European Convention on Human Rights was drafted in 1950 by the Council of Europe."
     echr = Source(id="c", document="echr.txt", text=text, start=0, end=len(text), score=0.5)
-    _, claims, sources = cite("1950", [echr], embed, "When was the European Convention on Human Rights established?")
-    assert claims[0].supported and [s.id for s in sources] == ["c"]
+    _, sentences, sources = cite("1950", [echr], embed, "When was the European Convention on Human Rights established?")
+    assert sentences[0].supported and [s.id for s in sources] == ["c"]
 
 
 def test_a_phrase_is_not_pieced_together_from_two_passages():
@@ -120,5 +122,19 @@ def test_a_phrase_is_not_pieced_together_from_two_passages():
     call = "Hours after the phone call, the two countries accused each other of air attacks."
     extra = Source(id="c", document="seed.txt", text=call, start=5000, end=5000 + len(call), score=0.5)
     for answer in ("3 hours", "The phone call lasted three hours."):
-        _, claims, sources = cite(answer, [*passages(), extra], embed)
-        assert sources == [] and not claims[0].supported, answer
+        _, sentences, sources = cite(answer, [*passages(), extra], embed)
+        assert sources == [] and not sentences[0].supported, answer
+
+
+def test_highlight_segments_cut_the_passage_at_its_highlights():
+    text = "One. Two. Three. Four."
+    # Document offsets of a passage starting at 100: unsorted, overlapping, touching and out of range.
+    spans = [(110, 116), (105, 109), (107, 112), (116, 122), (90, 95), (130, 140)]
+    pieces = highlight_segments(text, 100, spans)
+    assert "".join(t for t, _ in pieces) == text
+    assert pieces == [("One. ", False), ("Two. Three. Four.", True)]
+    assert highlight_segments(text, 100, [(105, 109), (116, 122)]) == [
+        ("One. ", False), ("Two.", True), (" Three.", False), (" Four.", True),
+    ]  # fmt: skip
+    assert highlight_segments(text, 100, []) == [(text, False)]
+    assert highlight_segments("", 0, [(0, 5)]) == []

@@ -17,7 +17,7 @@ import qa
 from qa import components
 from qa.settings import Settings
 from tests.conftest import SEEDS
-from tests.servers import BIN
+from eval.servers import BIN
 
 pytestmark = pytest.mark.timeout(900)
 ROUNDS = 12
@@ -92,7 +92,7 @@ def check_answers(answers: list) -> None:
 
 
 def check_matches_clean_index(settings: Settings, folder, tmp_path) -> None:
-    clean = Settings(store_dir=tmp_path / "clean", collection="clean")
+    clean = Settings(store={"dir": tmp_path / "clean", "collection": "clean"})
     qa.index(folder, settings=clean, progress=False)
     got, want = chunk_rows(settings), chunk_rows(clean)
     assert [r[0] for r in got] == [r[0] for r in want]  # same chunk ids
@@ -105,7 +105,7 @@ def check_matches_clean_index(settings: Settings, folder, tmp_path) -> None:
 def test_indexing_a_folder_while_answering(tmp_path, fake_llm):
     folder = tmp_path / "docs"
     shutil.copytree(SEEDS, folder)
-    settings = Settings(store_dir=tmp_path / "store", collection="live")
+    settings = Settings(store={"dir": tmp_path / "store", "collection": "live"})
     qa.index(folder, settings=settings, progress=False)
     reports = []
 
@@ -130,7 +130,7 @@ def test_uploading_through_the_web_app_while_answering(tmp_path, fake_llm):
 
     folder = tmp_path / "uploads"
     folder.mkdir()
-    settings = Settings(store_dir=tmp_path / "store", collection="web")
+    settings = Settings(store={"dir": tmp_path / "store", "collection": "web"})
     qa.index(SEEDS, settings=settings, progress=False)
     chat = Chat(settings, fake_llm)
     statuses = []
@@ -160,14 +160,14 @@ def test_reindex_by_another_process_is_reported_not_a_crash(tmp_path, fake_llm):
     """
     folder = tmp_path / "docs"
     shutil.copytree(SEEDS, folder)
-    settings = Settings(store_dir=tmp_path / "store", collection="shared")
+    settings = Settings(store={"dir": tmp_path / "store", "collection": "shared"})
     qa.index(folder, settings=settings, progress=False)
-    pipeline = qa.pipeline(settings, fake_llm)
+    pipeline = qa.load(settings, fake_llm)
     assert "neutral status" in pipeline.ask("What guarantees does Russia demand?").text
 
     seed = next(folder.glob("*.txt"))
     seed.write_text(seed.read_text().replace("neutral status", "non-aligned status"))
-    env = {**os.environ, "QA_STORE_DIR": str(settings.store_dir), "QA_COLLECTION": "shared"}
+    env = {**os.environ, "QA_STORE_DIR": str(settings.store.dir), "QA_STORE_COLLECTION": "shared"}
     subprocess.run([str(BIN / "qa"), "index", str(folder), "--json"], env=env, check=True, capture_output=True)
 
     try:

@@ -13,9 +13,9 @@ pytestmark = pytest.mark.llm
 
 
 def test_cli_answers_the_example_question_citing_grushko(seed_settings):
-    env = {**os.environ, "QA_STORE_DIR": str(seed_settings.store_dir), "QA_COLLECTION": seed_settings.collection}
+    env = {**os.environ, "QA_STORE_DIR": str(seed_settings.store.dir), "QA_STORE_COLLECTION": seed_settings.store.collection}
     out = subprocess.run(
-        [sys.executable, "-m", "qa.cli", "ask", "What guarantees does Russia demand?", "--json"],
+        [sys.executable, "-m", "cli", "ask", "What guarantees does Russia demand?", "--json"],
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -28,9 +28,9 @@ def test_cli_answers_the_example_question_citing_grushko(seed_settings):
 
 
 def test_cli_short_answer_is_the_phrase_with_its_source(seed_settings):
-    env = {**os.environ, "QA_STORE_DIR": str(seed_settings.store_dir), "QA_COLLECTION": seed_settings.collection}
+    env = {**os.environ, "QA_STORE_DIR": str(seed_settings.store.dir), "QA_STORE_COLLECTION": seed_settings.store.collection}
     out = subprocess.run(
-        [sys.executable, "-m", "qa.cli", "ask", "--short", "--json", "Which region does Putin say Russian forces almost fully control?"],
+        [sys.executable, "-m", "cli", "ask", "--short", "--json", "Which region does Putin say Russian forces almost fully control?"],
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr

@@ -2,15 +2,13 @@
 
 import argparse
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from eval import cli
-from index import StoreError
+from eval.errors import EvalError
 
 IDS = "seed-04,seed-06,seed-20,seed-54"  # three answerable, one off-topic
 
@@ -18,8 +16,6 @@ IDS = "seed-04,seed-06,seed-20,seed-54"  # three answerable, one off-topic
 def eval_args(*argv: str) -> argparse.Namespace:
     p = argparse.ArgumentParser()
     cli.add_arguments(p)
-    p.add_argument("--store", type=Path)
-    p.add_argument("--collection")
     return p.parse_args(argv)
 
 
@@ -72,7 +68,7 @@ def test_replay_rescores_recorded_answers_without_the_model(tmp_path, settings, 
     for a, b in zip(recorded[1:], replayed[1:]):
         assert (a["answer"], a["refused"], a["sources"]) == (b["answer"], b["refused"], b["sources"])
     # A question the file has no answer for is an error (one line from `qa eval`), not a model call.
-    with pytest.raises(StoreError, match="no recorded answer"):
+    with pytest.raises(EvalError, match="no recorded answer"):
         cli.run(eval_args("--ids", "seed-05", "--out", str(runs), "--replay", str(edited)), settings)
 
 
@@ -97,10 +93,15 @@ def test_squad_file_is_indexed_and_sampled(tmp_path, settings, fake_llm, capsys)
         "000-000-t0.txt", "001-000-t1.txt", "002-000-t2.txt"]  # fmt: skip
 
 
-def _qa(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "QA_STORE_DIR": str(cwd / "store")}
-    return subprocess.run([sys.executable, "-m", "qa.cli", "eval", *argv], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120)  # fmt: skip
+def _qa(*argv: str, cwd: Path, capsys, monkeypatch) -> subprocess.CompletedProcess:
+    """`qa eval ARGV` in this process, through the command's own entry point."""
+    from cli import main
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("QA_STORE_DIR", str(cwd / "store"))
+    code = main(["eval", *argv])
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(["qa", "eval", *argv], code, out.out, out.err)
 
 
 @pytest.mark.parametrize(
@@ -112,21 +113,21 @@ def _qa(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
         (["--compare", "bad.json", "bad.json"], "is not a results file of qa eval"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
+def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message, capsys, monkeypatch):
     (tmp_path / "bad.json").write_text("[1, 2, 3]")
-    out = _qa(*argv, cwd=tmp_path)
+    out = _qa(*argv, cwd=tmp_path, capsys=capsys, monkeypatch=monkeypatch)
     assert out.returncode == 2, out.stderr
     assert out.stderr.startswith("error: ") and message in out.stderr
     assert "Traceback" not in out.stderr
 
 
-def test_compare_from_the_command_line(tmp_path):
+def test_compare_from_the_command_line(tmp_path, capsys, monkeypatch):
     from tests.test_eval_metrics import row
 
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     a.write_text(json.dumps(row("1", rank=2)) + "\n" + json.dumps(row("2")) + "\n")
     b.write_text(json.dumps(row("1", rank=1)) + "\n" + json.dumps(row("2", key=0.0)) + "\n")
-    out = _qa("--compare", str(a), str(b), "--json", cwd=tmp_path)
+    out = _qa("--compare", str(a), str(b), "--json", cwd=tmp_path, capsys=capsys, monkeypatch=monkeypatch)
     assert out.returncode == 0, out.stderr
     assert "improved (1):" in out.stdout and "regressed (1):" in out.stdout
     got = last_json(out.stdout)

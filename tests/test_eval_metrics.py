@@ -1,13 +1,18 @@
 """The eval suite's metrics, reference loading, gate, comparison and report, on tiny inputs (no model)."""
 
 import json
+import shutil
 
 import pytest
 
-from eval import gate, metrics, references, report
+from eval import gate, metrics, provenance, references, report
+from eval.bench_stats import percentiles
 from eval.compare import compare, format_text
+from eval.corpus import write_documents
+from eval.provenance import revision
 from eval.references import Reference, Span
-from index import Source, StoreError
+from eval.errors import EvalError
+from index import Source
 from qa import Answer, Sentence
 
 
@@ -108,10 +113,40 @@ def test_citation_recall_is_the_share_of_support_spans_cited():
     assert metrics.citation_recall(answer, ref(answerable=False, support=())) is None
 
 
+def test_citation_metric_reads_the_highlighted_pieces_or_the_whole_passage():
+    kursk, prices = DOC.index("Russian"), DOC.index("Prices")
+    spans = [(prices, len(DOC)), (kursk, kursk + 30), (kursk + 20, prices - 1)]
+    assert metrics._highlighted(src(0, len(DOC), DOC, highlights=spans)) == (
+        "Russian forces almost control the Kursk region. Prices rose by 12 percent in May."
+    )
+    assert metrics._highlighted(src(0, len(DOC), DOC)) == DOC
+
+
 def test_percentile_interpolates():
     assert metrics.percentile([1, 2, 3, 4, 5], 50) == 3
     assert metrics.percentile([1, 2, 3, 4, 5], 95) == pytest.approx(4.8)
     assert metrics.percentile([], 50) is None
+
+
+def test_benchmark_percentiles_are_the_eval_percentile():
+    figures = [5.0, 1.0, None, 3.0, 2.0, 4.0]
+    assert percentiles(figures) == {"p50": 3.0, "p95": pytest.approx(4.8), "n": 5}
+    assert percentiles([None]) == {"p50": None, "p95": None, "n": 0}
+
+
+def test_written_corpus_keeps_unchanged_files_and_drops_stale_ones(tmp_path):
+    folder = write_documents(tmp_path / "docs", {"a.txt": "one\r\n", "b.txt": "two"})
+    (folder / "notes.md").write_text("kept")
+    before = (folder / "a.txt").stat().st_mtime_ns
+    write_documents(folder, {"a.txt": "one\r\n", "c.txt": "three"})
+    assert sorted(p.name for p in folder.iterdir()) == ["a.txt", "c.txt", "notes.md"]
+    assert (folder / "a.txt").stat().st_mtime_ns == before and (folder / "a.txt").read_bytes() == b"one\r\n"
+
+
+def test_revision_names_this_checkout_and_nothing_elsewhere(tmp_path):
+    assert revision(tmp_path) is None
+    if shutil.which("git") and (provenance.ROOT / ".git").exists():
+        assert revision()
 
 
 def row(id_: str, answerable: bool = True, rank: int | None = 1, refused: bool = False, key: float = 1.0,
@@ -177,12 +212,12 @@ def test_squad_file_becomes_one_document_a_paragraph(tmp_path):
 def test_bad_squad_files_are_refused_in_one_line(tmp_path, content):
     path = tmp_path / "bad.json"
     path.write_text(content)
-    with pytest.raises(StoreError, match="not a SQuAD-format JSON file"):
+    with pytest.raises(EvalError, match="not a SQuAD-format JSON file"):
         references.load(str(path))
 
 
 def test_missing_reference_set_is_a_clear_error(tmp_path):
-    with pytest.raises(StoreError, match="No such reference set"):
+    with pytest.raises(EvalError, match="No such reference set"):
         references.load(str(tmp_path / "nope.json"))
 
 
@@ -229,7 +264,7 @@ def test_compare_reports_improvements_and_regressions_per_question(tmp_path):
 def test_compare_refuses_a_file_that_is_not_results(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"x": 1}\n')
-    with pytest.raises(StoreError, match="not a results file"):
+    with pytest.raises(EvalError, match="not a results file"):
         compare(bad, bad)
 
 

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 import qa
+from eval.corpus import write_documents
 from index import StoreError
 from index.embedding import MODEL_NAME
 from index.keyword import IDS_FILE, ids_digest
@@ -32,95 +32,51 @@ from tests.stores import ROOT, one_line_error
 
 XQUAD = Path("/work/shared/data/xquad/xquad.en.json")
 COLLECTION = "faults"
-PROGRESS = re.compile(r"embedding:.*?(\d+)/(\d+)")
 
 
 def write_corpus(folder: Path, articles: int = 24) -> None:
     """A few dozen documents (one XQuAD article each, ~230 chunks): indexing takes tens of seconds."""
     data = json.loads(XQUAD.read_text(encoding="utf-8"))["data"][:articles]
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, article in enumerate(data):
-        text = "\n\n".join(p["context"] for p in article["paragraphs"])
-        (folder / f"{i:02d}_{article['title']}.txt").write_text(text + "\n", encoding="utf-8")
+    write_documents(folder, {f"{i:02d}_{a['title']}.txt": "\n\n".join(p["context"] for p in a["paragraphs"]) + "\n"
+                             for i, a in enumerate(data)})  # fmt: skip
 
 
 def snapshot(store_dir: Path, collection: str = COLLECTION) -> dict:
     return stores.snapshot(store_dir, collection)
 
 
-def store_files(store_dir: Path) -> dict[str, tuple[int, int]]:
-    files = [p for p in store_dir.rglob("*") if p.is_file()] if store_dir.exists() else []
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in files}
-
-
 class Indexer:
-    """`qa index FOLDER --json` in a subprocess, its progress bar (stderr) followed as it runs."""
+    """`qa index FOLDER --json` in a subprocess."""
 
     def __init__(self, folder: Path, store_dir: Path) -> None:
-        env = {**os.environ, "QA_STORE_DIR": str(store_dir), "QA_COLLECTION": COLLECTION}
-        cmd = [sys.executable, "-m", "qa.cli", "index", str(folder), "--json"]
-        self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.store_dir = store_dir
-        self.stderr = b""
-        self.progress: tuple[int, int] | None = None  # (chunks written, chunks to write)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        while chunk := self.proc.stderr.read1(4096):
-            self.stderr += chunk
-            found = PROGRESS.findall(self.stderr[-400:].decode("utf-8", "replace"))
-            if found:
-                self.progress = (int(found[-1][0]), int(found[-1][1]))
-
-    def wait_for(self, condition, what: str, seconds: float = 600) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            if self.proc.poll() is not None:
-                pytest.fail(f"indexer ended ({self.proc.returncode}) before {what}: {self.stderr.decode()[-1500:]}")
-            if time.monotonic() > deadline:
-                self.kill()
-                pytest.fail(f"no {what} within {seconds} s: {self.stderr.decode()[-1500:]}")
-            time.sleep(0.01)
-
-    def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        self._reader.join(timeout=10)
+        env = {**os.environ, "QA_STORE_DIR": str(store_dir), "QA_STORE_COLLECTION": COLLECTION}
+        cmd = [sys.executable, "-m", "cli", "index", str(folder), "--json"]
+        self.proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
 
     def finish(self) -> dict:
-        out, _ = self.proc.communicate(timeout=900)
-        self._reader.join(timeout=10)
-        assert self.proc.returncode == 0, self.stderr.decode()[-2000:]
-        assert b"Traceback" not in self.stderr
-        return json.loads(out.decode().strip().splitlines()[-1])
+        assert self.proc.returncode == 0, self.proc.stderr[-2000:]
+        assert "Traceback" not in self.proc.stderr
+        return json.loads(self.proc.stdout.strip().splitlines()[-1])
 
 
-def kill_during_embedding(run: Indexer) -> str:
-    run.wait_for(lambda: run.progress is not None, "the embedding progress bar")
-    before = store_files(run.store_dir)
-    time.sleep(1.0)  # a batch takes seconds to embed: this is mid-batch
-    if store_files(run.store_dir) != before:
-        return "skipped"  # a batch was already written: not the point this kill is meant for
-    run.kill()
-    return f"embedding, {run.progress[0]}/{run.progress[1]} chunks written"
-
-
-def kill_at_a_write(run: Indexer, writes: int) -> str:
-    """Kill as soon as the store's files change for the `writes`-th time since embedding began."""
-    run.wait_for(lambda: run.progress is not None, "the embedding progress bar")
-    for _ in range(writes):
-        files = store_files(run.store_dir)
-        run.wait_for(lambda: store_files(run.store_dir) != files, "a write to the store")
-    run.kill()
-    return f"write, {run.progress[0]}/{run.progress[1]} chunks written"
-
-
-def kill_after_the_last_add(run: Indexer) -> str:
-    """All new chunks added: the run is now deleting stale chunks and saving the BM25 index."""
-    run.wait_for(lambda: run.progress is not None and run.progress[0] == run.progress[1], "the last add")
-    run.kill()
-    return f"delete/keyword phase, {run.progress[0]}/{run.progress[1]} chunks written"
+def kill_at(folder: Path, store_dir: Path, point: str, n: int = 1) -> str:
+    """Run the indexer until the `n`-th time it reaches `point` (it waits there), then SIGKILL it."""
+    marker = store_dir.parent / f"reached-{point}-{n}"
+    marker.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "tests.indexer", str(store_dir), COLLECTION, str(folder), point, str(n), str(marker)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while not marker.exists():  # the indexer's own event; the wait is bounded by the test's timeout
+            if proc.poll() is not None:
+                pytest.fail(f"indexer ended ({proc.returncode}) before {point} #{n}: {proc.stderr.read().decode()[-1500:]}")
+            time.sleep(0.05)
+        reached = marker.read_text()
+        assert reached != "finished", f"the run ended without reaching {point} #{n}"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+    return f"{point} #{n}: {reached}"
 
 
 def change_folder(folder: Path) -> None:
@@ -150,20 +106,19 @@ def test_sigkilled_indexer_converges_to_a_clean_index(tmp_path):
     write_corpus(folder)
     t0 = time.monotonic()
     kills = [
-        kill_during_embedding(Indexer(folder, killed)),
-        kill_at_a_write(Indexer(folder, killed), writes=1),
-        kill_at_a_write(Indexer(folder, killed), writes=2),
+        kill_at(folder, killed, "embedded"),  # a batch embedded, not yet written
+        kill_at(folder, killed, "written", 1),  # right after a write
+        kill_at(folder, killed, "written", 2),
     ]
     change_folder(folder)
-    kills.append(kill_after_the_last_add(Indexer(folder, killed)))
+    kills.append(kill_at(folder, killed, "added"))  # every new chunk written, stale ones not yet deleted
     final = Indexer(folder, killed).finish()
-    assert sum(k != "skipped" for k in kills) >= 3, kills
     fresh = Indexer(folder, clean).finish()
     assert fresh["embedded"] == fresh["chunks"] == final["chunks"]
     assert_same_collection(killed, clean)
     # And the store answers: hybrid retrieval over the converged collection finds the new document.
-    settings = Settings(store_dir=killed, collection=COLLECTION)
-    found = qa.pipeline(settings).retrieve("Who keeps logbooks in lighthouses?")
+    settings = Settings(store={"dir": killed, "collection": COLLECTION})
+    found = qa.load(settings).retrieve("Who keeps logbooks in lighthouses?")
     assert found[0].document == "99_new.txt"
     print(f"\nSIGKILL test: {len(kills)} kills ({'; '.join(kills)}), {final['chunks']} chunks, {time.monotonic() - t0:.0f} s")
 
@@ -174,12 +129,12 @@ def test_sigkilled_indexer_converges_to_a_clean_index(tmp_path):
 @pytest.fixture
 def seed_store(tmp_path, seed_settings) -> Settings:
     """A private copy of the session's seed store, free to damage."""
-    shutil.copytree(seed_settings.store_dir, tmp_path / "store")
-    return seed_settings.model_copy(update={"store_dir": tmp_path / "store"})
+    shutil.copytree(seed_settings.store.dir, tmp_path / "store")
+    return seed_settings.with_(store={"dir": tmp_path / "store"})
 
 
 def run_qa(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    return stores.run_qa(*args, store_dir=settings.store_dir, collection=settings.collection)
+    return stores.run_qa(*args, store_dir=settings.store.dir, collection=settings.store.collection)
 
 
 @pytest.mark.parametrize(
@@ -190,16 +145,16 @@ def run_qa(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     ],
 )
 def test_damaged_store_is_explained_with_the_fix(seed_store, damage):
-    damage(seed_store.store_dir / "chroma.sqlite3")
+    damage(seed_store.store.dir / "chroma.sqlite3")
     for args in (["ask", "What guarantees does Russia demand?"], ["index", str(SEEDS)], ["collections"]):
         line = one_line_error(run_qa(seed_store, *args))
-        assert "damaged" in line and f"mv {seed_store.store_dir} {seed_store.store_dir}.broken" in line, line
+        assert "damaged" in line and f"mv {seed_store.store.dir} {seed_store.store.dir}.broken" in line, line
     with pytest.raises(StoreError, match="damaged"):
         qa.ask("What guarantees does Russia demand?", settings=seed_store)
 
 
 def test_the_command_given_for_a_damaged_store_fixes_it(seed_store, fake_llm):
-    os.truncate(seed_store.store_dir / "chroma.sqlite3", 4096)
+    os.truncate(seed_store.store.dir / "chroma.sqlite3", 4096)
     line = one_line_error(run_qa(seed_store, "index", str(SEEDS)))
     move = re.search(r"mv (\S+) (\S+) &&", line)
     subprocess.run(["mv", move[1], move[2]], check=True)
@@ -214,7 +169,7 @@ def test_store_of_another_embedding_model_is_refused_not_mixed(tmp_path, fake_ll
         COLLECTION, metadata={"hnsw:space": "cosine", "embed_model": "bge-small-en", "chunk_size": 128, "chunk_overlap": 16}
     )
     other.add(ids=["x"], embeddings=[[0.1] * 384], documents=["Made by another model."], metadatas=[{"document": "x.txt"}])
-    settings = Settings(store_dir=store, collection=COLLECTION)
+    settings = Settings(store={"dir": store, "collection": COLLECTION})
     for act in (lambda: qa.index(SEEDS, settings=settings, progress=False), lambda: qa.ask("anything?", settings=settings, llm=fake_llm)):
         with pytest.raises(StoreError, match=rf"bge-small-en.*not '{MODEL_NAME}'.*--rebuild"):
             act()
@@ -226,7 +181,7 @@ def test_store_of_another_embedding_model_is_refused_not_mixed(tmp_path, fake_ll
 
 
 def test_damaged_keyword_index_is_rebuilt(seed_store, fake_llm):
-    keyword = seed_store.store_dir / "bm25" / seed_store.collection
+    keyword = seed_store.store.dir / "bm25" / seed_store.store.collection
     for f in keyword.iterdir():
         f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
     answer = qa.ask("What guarantees does Russia demand?", settings=seed_store, llm=fake_llm)
@@ -235,7 +190,7 @@ def test_damaged_keyword_index_is_rebuilt(seed_store, fake_llm):
 
 
 def test_missing_model_file_is_refused_by_the_cli(seed_settings, tmp_path):
-    out = stores.run_qa("ask", "What guarantees does Russia demand?", store_dir=seed_settings.store_dir,
-                        collection=seed_settings.collection, QA_LLM_MODEL_PATH=str(tmp_path / "gone.gguf"))  # fmt: skip
+    out = stores.run_qa("ask", "What guarantees does Russia demand?", store_dir=seed_settings.store.dir,
+                        collection=seed_settings.store.collection, QA_LLM_MODEL_PATH=str(tmp_path / "gone.gguf"))  # fmt: skip
     line = one_line_error(out)
     assert "gone.gguf" in line and "not a file" in line

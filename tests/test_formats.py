@@ -26,7 +26,7 @@ def test_every_format_is_indexed_and_pdf_pages_are_kept(settings, tmp_path, fake
 
     report = qa.index(folder, settings=settings, progress=False)
     assert (report.documents, report.skipped) == (3, [])
-    chunks = {c.document: c for c in qa.pipeline(settings, fake_llm).store.chunks()}
+    chunks = {c.document: c for c in qa.open_store(settings).chunks()}
     assert "var x" not in chunks["page.html"].text and "22:40" in chunks["page.html"].text
     assert "12 million" in chunks["minutes.docx"].text
 

@@ -1,6 +1,9 @@
 """Hybrid retrieval: BM25 and embeddings fused, BM25 kept in step with the collection."""
 
 import qa
+from eval.bm25 import BM25
+from index import Source
+from index.keyword import KeywordIndex, tokenize
 
 
 def write_corpus(folder):
@@ -20,11 +23,11 @@ def write_corpus(folder):
 
 def test_keyword_part_finds_what_embeddings_miss(settings, tmp_path, fake_llm):
     write_corpus(tmp_path / "docs")
-    hybrid = settings.model_copy(update={"top_k": 2})
+    hybrid = settings.with_(answer={"top_k": 2})
     qa.index(tmp_path / "docs", settings=hybrid, progress=False)
     question = "Which boat is QZX7781?"
-    dense = qa.pipeline(hybrid.model_copy(update={"hybrid": False}), fake_llm).retrieve(question)
-    fused = qa.pipeline(hybrid, fake_llm).retrieve(question)
+    dense = qa.load(hybrid.with_(store={"hybrid": False}), fake_llm).retrieve(question)
+    fused = qa.load(hybrid, fake_llm).retrieve(question)
     assert "invoice.txt" not in [p.document for p in dense]
     assert "invoice.txt" in [p.document for p in fused]
     # Its score is still the cosine similarity, comparable with the others.
@@ -35,11 +38,11 @@ def test_keyword_index_follows_every_reindex(settings, tmp_path, fake_llm):
     folder = tmp_path / "docs"
     write_corpus(folder)
     qa.index(folder, settings=settings, progress=False)
-    assert (settings.store_dir / "bm25" / settings.collection / "chunk_ids.json").exists()
+    assert (settings.store.dir / "bm25" / settings.store.collection / "chunk_ids.json").exists()
     (folder / "invoice.txt").unlink()
     (folder / "receipt.txt").write_text("Receipt WVK5530 covers the harbour dues.")
     qa.index(folder, settings=settings, progress=False)
-    store = qa.pipeline(settings, fake_llm).store
+    store = qa.open_store(settings)
     found = [i for i, _ in store._keywords().search("QZX7781 WVK5530", 5)]
     documents = {c.id: c.document for c in store.chunks()}
     assert [documents[i] for i in found] == ["receipt.txt"]
@@ -49,9 +52,9 @@ def test_embedding_part_finds_a_paraphrase_bm25_cannot(settings, tmp_path, fake_
     write_corpus(tmp_path / "docs")
     qa.index(tmp_path / "docs", settings=settings, progress=False)
     question = "When is the battery-powered boat due?"  # no word of "A new ferry with an electric engine ..."
-    store = qa.pipeline(settings, fake_llm).store
+    store = qa.open_store(settings)
     assert "ferry4.txt" not in [store_doc(store, i) for i, _ in store._keywords().search(question, 7)]
-    fused = qa.pipeline(settings.model_copy(update={"top_k": 1}), fake_llm).retrieve(question)
+    fused = qa.load(settings.with_(answer={"top_k": 1}), fake_llm).retrieve(question)
     assert [p.document for p in fused] == ["ferry4.txt"]
 
 
@@ -65,6 +68,18 @@ def test_keyword_part_knows_each_chunk_by_its_document_name(settings, tmp_path, 
     write_corpus(folder)
     (folder / "Skerry_lighthouse.txt").write_text("Its keepers left in 1998, when the lamp was automated.")
     qa.index(folder, settings=settings, progress=False)
-    store = qa.pipeline(settings, fake_llm).store
+    store = qa.open_store(settings)
     found = [store_doc(store, i) for i, _ in store._keywords().search("What happened at the Skerry lighthouse?", 3)]
     assert found and found[0] == "Skerry_lighthouse.txt"
+
+
+def test_bm25_baseline_searches_like_the_keyword_index():
+    texts = ["The ferries were running late.", "Payment reference QZX7781 was settled.", "The the the."]
+    chunks = [Source(id=f"c{i}", document=f"d{i}.txt", text=t, start=0, end=len(t), score=0.0) for i, t in enumerate(texts)]
+    index = KeywordIndex(None)
+    index.ensure([c.id for c in chunks], lambda: ([c.id for c in chunks], texts))
+    baseline = BM25(chunks)
+    for question in ("Which ferry ran late?", "qzx7781", "the", "nothing shared"):
+        assert [(c.id, c.score) for c in baseline.retrieve(question, 3)] == index.search(question, 3), question
+    assert [c.id for c in baseline.retrieve("Which ferry ran late?", 3)] == ["c0"]  # stemmed: ferries, ferry
+    assert baseline.retrieve("the", 3) == [] and tokenize(["The ferries"], ids=False) == [["ferri"]]

@@ -11,8 +11,8 @@ from qa.components import embedder
 
 
 def collection_rows(settings) -> dict[str, dict]:
-    client = chromadb.PersistentClient(str(settings.store_dir), settings=ChromaSettings(anonymized_telemetry=False))
-    got = client.get_collection(settings.collection).get(include=["metadatas", "documents", "embeddings"])
+    client = chromadb.PersistentClient(str(settings.store.dir), settings=ChromaSettings(anonymized_telemetry=False))
+    got = client.get_collection(settings.store.collection).get(include=["metadatas", "documents", "embeddings"])
     return {id_: {"meta": m, "text": t} for id_, m, t in zip(got["ids"], got["metadatas"], got["documents"])}
 
 
@@ -20,7 +20,7 @@ def test_chunks_fit_the_model_and_keep_exact_offsets(settings, docs, seed_text):
     report = qa.index(docs, settings=settings, progress=False)
     rows = collection_rows(settings)
     assert report.documents == 1 and report.added == 1 and report.chunks == len(rows) > 1
-    count = token_counter(embedder(settings.threads))
+    count = token_counter(embedder(settings.embed))
     for row in rows.values():
         m = row["meta"]
         assert seed_text[m["start"] : m["end"]] == row["text"]
@@ -78,7 +78,7 @@ def test_unreadable_files_are_skipped_by_name(settings, docs):
 def test_other_chunk_settings_are_refused_not_mixed(settings, docs):
     qa.index(docs, settings=settings, progress=False)
     count = len(collection_rows(settings))
-    other = settings.model_copy(update={"chunk_size": 200})
+    other = settings.with_(store={"chunk_size": 200})
     with pytest.raises(StoreError, match="--rebuild"):
         qa.index(docs, settings=other, progress=False)
     assert len(collection_rows(settings)) == count

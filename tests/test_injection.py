@@ -48,7 +48,7 @@ def collection(tmp_path_factory, name: str, extra: dict[str, str]) -> Settings:
     shutil.copytree(SEEDS, folder)
     for file, text in extra.items():
         (folder / file).write_text(text)
-    settings = Settings(store_dir=folder.parent / "store", collection=name)
+    settings = Settings(store={"dir": folder.parent / "store", "collection": name})
     qa.index(folder, settings=settings, progress=False)
     return settings
 
@@ -92,8 +92,8 @@ def test_injected_document_does_not_change_an_unrelated_answer(tmp_path_factory)
 @pytest.mark.timeout(1200)
 def test_injection_retrieved_for_the_question_is_not_obeyed(tmp_path_factory):
     settings = collection(tmp_path_factory, "on-topic", ON_TOPIC)
-    pipeline = qa.pipeline(settings)
-    found = pipeline.store.retrieve(QUESTION, settings.top_k)
+    pipeline = qa.load(settings)
+    found = qa.open_store(settings).retrieve(QUESTION, settings.answer.top_k)
     assert {"briefing.txt", "analysis.md"} <= {p.document for p in found}  # retrieval does pull them in
     answer = pipeline.ask(QUESTION)
     print("on-topic injection:", answer.text, [p.document for p in answer.passages])

@@ -14,7 +14,7 @@ from qa.settings import Settings
 
 @pytest.fixture(scope="module")
 def verified_model() -> "os.PathLike":
-    return bundled_model(Settings().model_cache_dir, progress=False)
+    return bundled_model(Settings().llm.cache_dir, progress=False)
 
 
 def test_bundled_model_is_assembled_and_verified(verified_model):
@@ -43,12 +43,12 @@ def test_truncated_model_is_refused_by_the_cli(tmp_path, seed_settings):
     (cache / FILENAME).write_bytes(b"GGUF" + b"\0" * 1000)
     env = {
         **os.environ,
-        "QA_MODEL_CACHE_DIR": str(cache),
-        "QA_STORE_DIR": str(seed_settings.store_dir),
-        "QA_COLLECTION": seed_settings.collection,
+        "QA_LLM_CACHE_DIR": str(cache),
+        "QA_STORE_DIR": str(seed_settings.store.dir),
+        "QA_STORE_COLLECTION": seed_settings.store.collection,
     }
     out = subprocess.run(
-        [sys.executable, "-m", "qa.cli", "ask", "What guarantees does Russia demand?"],
+        [sys.executable, "-m", "cli", "ask", "What guarantees does Russia demand?"],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert out.returncode == 2

@@ -1,17 +1,15 @@
 """Retrieval, refusal, the Python API and the CLI, with the real store and embedder and a fake model."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 import qa
-from qa.service import QuestionError
+from qa import QuestionError
 
 
 def test_retrieval_ranks_the_grushko_passage_first(seed_settings):
-    passages = qa.pipeline(seed_settings).retrieve("What guarantees does Russia demand?")
+    passages = qa.load(seed_settings).retrieve("What guarantees does Russia demand?")
     assert "Grushko" in passages[0].text
     assert passages == sorted(passages, key=lambda p: -p.score)
 
@@ -61,7 +59,7 @@ def test_unsupported_model_answer_is_refused(seed_settings, fake_llm):
 
 
 def test_short_style_asks_for_a_phrase_and_cites_it(seed_settings, fake_llm):
-    short = seed_settings.model_copy(update={"answer_style": "short"})
+    short = seed_settings.with_(answer={"style": "short"})
     fake_llm.invent = "the Kursk region"
     answer = qa.ask("Which region do Russian forces almost fully control?", settings=short, llm=fake_llm)
     assert "shortest phrase" in fake_llm.history[-1] and "short sentences" not in fake_llm.history[-1]
@@ -85,10 +83,9 @@ def test_empty_questions_are_rejected(seed_settings, fake_llm, question):
 
 
 def run_qa(*args, env_settings=None):
-    import os
+    from tests.stores import qa_main
 
-    env = {**os.environ, "QA_STORE_DIR": str(env_settings.store_dir), "QA_COLLECTION": env_settings.collection}
-    return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env, timeout=600)
+    return qa_main(*args, store_dir=env_settings.store.dir, collection=env_settings.store.collection)
 
 
 def test_cli_index_reports_counts_as_json(settings, docs):

@@ -1,8 +1,11 @@
 """The same product over a real `chroma run` server and a real OpenAI-compatible server (llama.cpp's)."""
 
+import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -11,12 +14,14 @@ import qa
 from index import StoreError
 from qa.model_file import bundled_model
 from qa.settings import Settings
-from tests.servers import chroma_server, free_port, garbage_server, llama_server, silent_server
+from eval.servers import chroma_server, free_port, llama_server
+from tests import stores
+from tests.servers import garbage_server, silent_server
 
 
 def test_index_and_ask_through_a_chroma_server(tmp_path, docs, fake_llm):
     with chroma_server(tmp_path / "server-store") as url:
-        settings = Settings(chroma_url=url, collection="served")
+        settings = Settings(store={"chroma_url": url, "collection": "served"})
         first = qa.index(docs, settings=settings, progress=False)
         assert first.added == 1 and first.embedded == first.chunks > 1
         (docs / "extra.md").write_text("The observers would report to the OSCE every week.")
@@ -24,7 +29,7 @@ def test_index_and_ask_through_a_chroma_server(tmp_path, docs, fake_llm):
         assert (again.unchanged, again.added, again.embedded) == (1, 1, 1)
         (docs / "extra.md").unlink()
         assert qa.index(docs, settings=settings, progress=False).removed == 1
-        store = qa.pipeline(settings, fake_llm).store
+        store = qa.open_store(settings)
         assert {c.document for c in store.chunks()} == {"000_794d345c1f52b2db.txt"}
         assert store.count() == first.chunks
         answer = qa.ask("What guarantees does Russia demand?", settings=settings, llm=fake_llm)
@@ -35,16 +40,16 @@ def test_index_and_ask_through_a_chroma_server(tmp_path, docs, fake_llm):
 
 
 def test_unreachable_chroma_server_is_a_clear_error():
-    settings = Settings(chroma_url=f"http://127.0.0.1:{free_port()}", collection="x")
+    settings = Settings(store={"chroma_url": f"http://127.0.0.1:{free_port()}", "collection": "x"})
     with pytest.raises(StoreError, match="chroma run"):
         qa.ask("anything", settings=settings)
 
 
 @pytest.mark.llm
 def test_ask_through_an_openai_compatible_server(seed_settings):
-    model = bundled_model(Settings().model_cache_dir, progress=False)
+    model = bundled_model(Settings().llm.cache_dir, progress=False)
     with llama_server(model) as base_url:
-        settings = seed_settings.model_copy(update={"llm_base_url": base_url, "llm_mode": "openai", "llm_model": "qwen"})
+        settings = seed_settings.with_(llm={"base_url": base_url, "mode": "openai", "model": "qwen"})
         events = list(qa.stream("What guarantees does Russia demand?", settings=settings))
         answer = events[-1]
         assert sum(isinstance(e, str) for e in events) > 3  # streamed
@@ -55,7 +60,7 @@ def test_ask_through_an_openai_compatible_server(seed_settings):
 @pytest.mark.parametrize("server", [silent_server, garbage_server])
 def test_broken_llm_server_gives_a_message_and_the_sources(seed_settings, server):
     with server() as base_url:
-        settings = seed_settings.model_copy(update={"llm_base_url": base_url, "llm_mode": "openai", "llm_timeout": 3})
+        settings = seed_settings.with_(llm={"base_url": base_url, "mode": "openai", "timeout": 3})
         t0 = time.monotonic()
         answer = qa.ask("What guarantees does Russia demand?", settings=settings)
         assert time.monotonic() - t0 < 30
@@ -65,13 +70,13 @@ def test_broken_llm_server_gives_a_message_and_the_sources(seed_settings, server
 def test_llm_server_down_cli_says_so_without_traceback(seed_settings):
     env = {
         **os.environ,
-        "QA_STORE_DIR": str(seed_settings.store_dir),
-        "QA_COLLECTION": seed_settings.collection,
+        "QA_STORE_DIR": str(seed_settings.store.dir),
+        "QA_STORE_COLLECTION": seed_settings.store.collection,
         "QA_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
         "QA_LLM_TIMEOUT": "5",
     }
     out = subprocess.run(
-        [sys.executable, "-m", "qa.cli", "ask", "What guarantees does Russia demand?"],
+        [sys.executable, "-m", "cli", "ask", "What guarantees does Russia demand?"],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert out.returncode == 1
@@ -79,29 +84,37 @@ def test_llm_server_down_cli_says_so_without_traceback(seed_settings):
     assert "Traceback" not in out.stderr
 
 
-def test_watch_keeps_the_collection_in_step_with_the_folder(settings, docs, fake_llm):
-    env = {**os.environ, "QA_STORE_DIR": str(settings.store_dir), "QA_COLLECTION": settings.collection}
-    cmd = [sys.executable, "-m", "qa.cli", "index", str(docs), "--watch", "--interval", "0.3"]
+def test_watch_keeps_the_collection_in_step_with_the_folder(settings, docs):
+    """Synchronised on the watcher's own events: each sync prints one JSON line when its writes are done."""
+    env = {**os.environ, "QA_STORE_DIR": str(settings.store.dir), "QA_STORE_COLLECTION": settings.store.collection}
+    cmd = [sys.executable, "-m", "cli", "index", str(docs), "--watch", "--json", "--interval", "0.3"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    synced: queue.Queue[dict] = queue.Queue()
+    threading.Thread(target=lambda: [synced.put(json.loads(line)) for line in proc.stdout], daemon=True).start()
+
+    def next_sync() -> dict:
+        try:
+            return synced.get(timeout=600)  # a bound so nothing hangs; the wait ends at the watcher's line
+        except queue.Empty:
+            pytest.fail(f"the watcher reported no sync (exit code {proc.poll()})")
 
     def documents() -> set[str]:
-        try:
-            return {c.document for c in qa.pipeline(settings, fake_llm).store.chunks()}
-        except StoreError:
-            return set()
+        return {m["document"] for _, m, _ in stores.snapshot(settings.store.dir, settings.store.collection).values()}
 
-    def until(expected: set[str]) -> set[str]:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and documents() != expected:
-            time.sleep(0.5)
-        return documents()
+    def put(name: str, text: str) -> None:
+        """Written beside the folder and moved in: the watcher never sees a half-written file."""
+        tmp = docs.parent / f".{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, docs / name)
 
     try:
-        assert until({"000_794d345c1f52b2db.txt"}) == {"000_794d345c1f52b2db.txt"}
-        (docs / "late.md").write_text("A note added while watching: the ferry strike ended on Friday.")
-        assert until({"000_794d345c1f52b2db.txt", "late.md"}) == {"000_794d345c1f52b2db.txt", "late.md"}
+        assert next_sync()["added"] == 1 and documents() == {"000_794d345c1f52b2db.txt"}
+        put("late.md", "A note added while watching: the ferry strike ended on Friday.")
+        assert next_sync()["added"] == 1
+        assert documents() == {"000_794d345c1f52b2db.txt", "late.md"}
         (docs / "000_794d345c1f52b2db.txt").unlink()
-        assert until({"late.md"}) == {"late.md"}
+        assert next_sync()["removed"] == 1
+        assert documents() == {"late.md"}
     finally:
         proc.terminate()
         proc.wait(timeout=30)

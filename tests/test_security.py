@@ -17,7 +17,8 @@ from pydantic import SecretStr
 import qa
 from qa.settings import Settings
 from tests import stores
-from tests.servers import free_port, garbage_server
+from eval.servers import free_port
+from tests.servers import garbage_server
 from tests.stores import one_line_error
 
 API_KEY = "sk-test-7f3a9c2e-never-print-me"
@@ -48,22 +49,22 @@ def app(tmp_path_factory, seed_settings):
     from ui.app import serve
 
     store = tmp_path_factory.mktemp("security") / "store"
-    shutil.copytree(seed_settings.store_dir, store)
-    settings = seed_settings.model_copy(update={"store_dir": store, "port": free_port(), "max_file_bytes": 50_000})
+    shutil.copytree(seed_settings.store.dir, store)
+    settings = seed_settings.with_(store={"dir": store, "max_file_bytes": 50_000}, web={"port": free_port()})
     served = serve(settings, block=False)
-    yield settings, f"http://127.0.0.1:{settings.port}"
+    yield settings, f"http://127.0.0.1:{settings.web.port}"
     served.close()
 
 
 def test_default_binding_is_loopback_only(app):
     settings, _ = app
-    assert Settings().host == "127.0.0.1"
+    assert Settings().web.host == "127.0.0.1"
     addresses = {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} - {"127.0.0.1"}
     addresses |= {ip for ip in _interface_addresses() if not ip.startswith("127.")}
     for address in addresses:
         with socket.socket() as s:
             s.settimeout(2)
-            assert s.connect_ex((address, settings.port)) != 0, f"the chat answers on {address}"
+            assert s.connect_ex((address, settings.web.port)) != 0, f"the chat answers on {address}"
 
 
 def _interface_addresses() -> set[str]:
@@ -93,7 +94,7 @@ def _interface_addresses() -> set[str]:
 def test_no_file_outside_the_documents_is_served(app, path):
     settings, url = app
     root = Path(__file__).resolve().parents[1]
-    path = path.format(store=settings.store_dir, root=root, port=settings.port)
+    path = path.format(store=settings.store.dir, root=root, port=settings.web.port)
     for prefix in ("/gradio_api/file=", "/file="):
         code, body = status(url + prefix + path)
         assert code in (400, 403, 404), (prefix + path, code, body[:200])
@@ -116,25 +117,25 @@ def test_upload_of_another_type_or_too_large_is_refused_with_the_reason(app, tmp
     settings, _ = app
     (tmp_path / "tool.exe").write_bytes(b"MZ\x90\x00 not a document")
     (tmp_path / "big.txt").write_text("word " * 20_000)
-    before = stores.snapshot(settings.store_dir, settings.collection)
-    message, _ = Chat(settings).upload([str(tmp_path / "tool.exe"), str(tmp_path / "big.txt")], settings.collection)
+    before = stores.snapshot(settings.store.dir, settings.store.collection)
+    message, _ = Chat(settings).upload([str(tmp_path / "tool.exe"), str(tmp_path / "big.txt")], settings.store.collection)
     assert "tool.exe**: unsupported type" in message and "big.txt**: too large" in message, message
-    assert stores.same(stores.snapshot(settings.store_dir, settings.collection), before)
+    assert stores.same(stores.snapshot(settings.store.dir, settings.store.collection), before)
 
 
 def test_other_host_needs_credentials_and_checks_them(seed_settings, capfd):
     """127.0.0.2 is not in the loopback allow-list, so it is treated like any other address."""
-    from index import StoreError
+    from qa import UserError
     from ui.app import serve
 
-    other = seed_settings.model_copy(update={"host": "127.0.0.2", "port": free_port()})
-    with pytest.raises(StoreError, match="QA_AUTH_USER and QA_AUTH_PASSWORD"):
+    other = seed_settings.with_(web={"host": "127.0.0.2", "port": free_port()})
+    with pytest.raises(UserError, match="QA_WEB_AUTH_USER and QA_WEB_AUTH_PASSWORD"):
         serve(other, block=False)
-    with pytest.raises(StoreError, match="credentials"):
-        serve(other.model_copy(update={"auth_user": "ann"}), block=False)  # a user without a password
-    app = serve(other.model_copy(update={"auth_user": "ann", "auth_password": SecretStr(PASSWORD)}), block=False)
+    with pytest.raises(UserError, match="credentials"):
+        serve(other.with_(web={"auth_user": "ann"}), block=False)  # a user without a password
+    app = serve(other.with_(web={"auth_user": "ann", "auth_password": SecretStr(PASSWORD)}), block=False)
     try:
-        url = f"http://127.0.0.2:{other.port}"
+        url = f"http://127.0.0.2:{other.web.port}"
         for path in ("/config", "/gradio_api/info", "/gradio_api/file=/etc/passwd"):
             assert status(url + path)[0] in (401, 403), path
         body, headers = multipart("x.txt", b"x")
@@ -152,12 +153,12 @@ def test_other_host_needs_credentials_and_checks_them(seed_settings, capfd):
 
 
 def test_cli_refuses_another_host_without_credentials(seed_settings):
-    out = stores.run_qa("ui", "--host", "0.0.0.0", store_dir=seed_settings.store_dir, collection=seed_settings.collection)
+    out = stores.run_qa("ui", "--host", "0.0.0.0", store_dir=seed_settings.store.dir, collection=seed_settings.store.collection)
     assert "credentials" in one_line_error(out)
 
 
 def test_secrets_stay_out_of_settings_output():
-    settings = Settings(llm_base_url="http://127.0.0.1:9/v1", llm_api_key=API_KEY, auth_user="ann", auth_password=PASSWORD)
+    settings = Settings(llm={"base_url": "http://127.0.0.1:9/v1", "api_key": API_KEY}, web={"auth_user": "ann", "auth_password": PASSWORD})
     for text in (repr(settings), str(settings), settings.model_dump_json(), str(settings.model_dump())):
         assert API_KEY not in text and PASSWORD not in text
 
@@ -165,13 +166,11 @@ def test_secrets_stay_out_of_settings_output():
 def test_secrets_stay_out_of_logs_and_messages(seed_settings, caplog):
     caplog.set_level(logging.DEBUG)
     with garbage_server() as base_url:
-        settings = seed_settings.model_copy(
-            update={"llm_base_url": base_url, "llm_mode": "openai", "llm_api_key": SecretStr(API_KEY), "llm_timeout": 5}
-        )
+        settings = seed_settings.with_(llm={"base_url": base_url, "mode": "openai", "api_key": SecretStr(API_KEY), "timeout": 5})
         answer = qa.ask("What guarantees does Russia demand?", settings=settings)
-        env = {"QA_LLM_BASE_URL": base_url, "QA_LLM_API_KEY": API_KEY, "QA_AUTH_PASSWORD": PASSWORD, "QA_LLM_TIMEOUT": "5"}
+        env = {"QA_LLM_BASE_URL": base_url, "QA_LLM_API_KEY": API_KEY, "QA_WEB_AUTH_PASSWORD": PASSWORD, "QA_LLM_TIMEOUT": "5"}
         outs = [
-            stores.run_qa(*args, store_dir=seed_settings.store_dir, collection=seed_settings.collection, **env)
+            stores.run_qa(*args, store_dir=seed_settings.store.dir, collection=seed_settings.store.collection, **env)
             for args in (["ask", "What guarantees does Russia demand?"], ["ask", "What guarantees does Russia demand?", "--json"],
                          ["index", "seeds"], ["collections"], ["ui", "--host", "0.0.0.0"])
         ]  # fmt: skip

@@ -32,10 +32,10 @@ def app_url(tmp_path_factory):
     from ui.app import serve
 
     store = tmp_path_factory.mktemp("ui") / "store"
-    settings = Settings(store_dir=store, collection="seed", port=free_port())
+    settings = Settings(store={"dir": store, "collection": "seed"}, web={"port": free_port()})
     qa.index(SEEDS, settings=settings, progress=False)
     app = serve(settings, block=False)
-    yield f"http://127.0.0.1:{settings.port}/"
+    yield f"http://127.0.0.1:{settings.web.port}/"
     app.close()
 
 
@@ -178,8 +178,8 @@ def test_concurrent_api_clients_each_get_their_own_answer(app_url):
 
 
 def test_refuses_to_bind_beyond_loopback_without_credentials(tmp_path):
-    from index import StoreError
+    from qa import UserError
     from ui.app import serve
 
-    with pytest.raises(StoreError, match="credentials"):
-        serve(Settings(store_dir=tmp_path, host="0.0.0.0"), block=False)
+    with pytest.raises(UserError, match="credentials"):
+        serve(Settings(store={"dir": tmp_path}, web={"host": "0.0.0.0"}), block=False)

@@ -1,5 +1,8 @@
 """The chat's pure parts: conversation pairs for follow-ups, and highlighting inside a passage."""
 
+import json
+
+from eval.report import _marked
 from index import Source
 from ui.app import REWRITE_TITLE, conversation
 from ui.render import highlighted, sources_html
@@ -29,3 +32,12 @@ def test_highlight_marks_exactly_the_supporting_span_and_escapes_html():
     assert "<mark>The neutral status of Ukraine.</mark>" in html
     assert "&lt;b&gt;one&lt;/b&gt;" in html and "<b>" not in html
     assert 'id="source-1"' in sources_html([source]) and "0.50" in sources_html([source])
+
+
+def test_web_chat_and_eval_report_highlight_a_source_alike():
+    text = "Kursk <is> a region. Russia & Ukraine met. Prices rose."
+    spans = [(1021, 1042), (1000, 1020), (1010, 1015)]
+    source = Source(id="x", document="d.txt", text=text, start=1000, end=1000 + len(text), score=0.5, n=1, highlights=spans)
+    from_results_file = json.loads(json.dumps(source.model_dump()))
+    assert _marked(from_results_file) == highlighted(source)
+    assert highlighted(source) == "<mark>Kursk &lt;is&gt; a region.</mark> <mark>Russia &amp; Ukraine met.</mark> Prices rose."

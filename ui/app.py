@@ -4,8 +4,7 @@ import os
 from typing import TYPE_CHECKING
 
 import qa
-from index import StoreError
-from qa.settings import Settings
+from qa import Settings, UserError
 from ui.render import CSS, refused_html, searching_html, sources_html
 
 if TYPE_CHECKING:
@@ -49,8 +48,8 @@ class Chat:
         key = (collection, short)
         if key not in self._pipelines:
             style = "short" if short else "sentence"
-            settings = self.settings.model_copy(update={"collection": collection, "answer_style": style})
-            self._pipelines[key] = qa.pipeline(settings, self.llm)
+            settings = self.settings.with_(store={"collection": collection}, answer={"style": style})
+            self._pipelines[key] = qa.load(settings, self.llm)
         return self._pipelines[key]
 
     def respond(self, message: str, history: list[dict], collection: str, short: bool = False):
@@ -82,7 +81,7 @@ class Chat:
                     else:
                         history[answer_at]["content"] = event.text
                         yield history, sources_html(event.sources)
-        except StoreError as e:
+        except UserError as e:
             history[answer_at]["content"] = f"⚠️ {e}"
             yield history, ""
 
@@ -91,7 +90,7 @@ class Chat:
 
         `short` answers with only the phrase that answers (a name, a number, a date).
         """
-        return self.pipeline(collection or self.settings.collection, short).ask(question).to_json()
+        return self.pipeline(collection or self.settings.store.collection, short).ask(question).to_json()
 
     def upload(self, files: list[str] | None, collection: str) -> tuple[str, "gr.Dropdown"]:
         """Index uploaded files into `collection`; unreadable ones are named with the reason."""
@@ -99,10 +98,10 @@ class Chat:
 
         if not files:
             return "Choose .txt or .md files first.", gr.skip()
-        settings = self.settings.model_copy(update={"collection": collection})
+        settings = self.settings.with_(store={"collection": collection})
         try:
             report = qa.add_files(files, settings=settings)
-        except StoreError as e:
+        except UserError as e:
             return f"⚠️ {e}", gr.skip()
         self._pipelines = {k: p for k, p in self._pipelines.items() if k[0] != collection}
         lines = [f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged} "
@@ -116,19 +115,19 @@ def build(settings: Settings, llm: "LLM | None" = None) -> "gr.Blocks":
     import gradio as gr
 
     chat = Chat(settings, llm)
-    chat.pipeline(settings.collection)  # a missing index is reported now, not at the first question
+    chat.pipeline(settings.store.collection)  # a missing index is reported now, not at the first question
     with gr.Blocks(title="Seed QA") as app:
         gr.Markdown("### Ask your documents\nAnswers cite the passages they come from; the sources panel highlights the supporting words.")
         with gr.Row():
             with gr.Column(scale=3):
                 collection = gr.Dropdown(
-                    choices=qa.collections(settings), value=settings.collection, label="Collection",
+                    choices=qa.collections(settings), value=settings.store.collection, label="Collection",
                     allow_custom_value=True, elem_id="collection",
                 )  # fmt: skip
                 bot = gr.Chatbot(label="Chat", height=460, elem_id="chat")
                 box = gr.Textbox(placeholder="Ask a question…", show_label=False, elem_id="question", submit_btn=True)
                 short = gr.Checkbox(
-                    settings.answer_style == "short", label="Short answers (only the words that answer)", elem_id="short"
+                    settings.answer.style == "short", label="Short answers (only the words that answer)", elem_id="short"
                 )
                 gr.Examples(EXAMPLES, inputs=[box], label="Try")
             with gr.Column(scale=2):
@@ -153,17 +152,18 @@ def build(settings: Settings, llm: "LLM | None" = None) -> "gr.Blocks":
 
 def serve(settings: Settings, block: bool = True) -> "gr.Blocks":
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    web = settings.web
     auth = None
-    if settings.auth_user and settings.auth_password:
-        auth = (settings.auth_user, settings.auth_password.get_secret_value())
-    if settings.host not in LOCAL_HOSTS and auth is None:
-        raise StoreError(
-            f"Refusing to serve on {settings.host} without credentials: set QA_AUTH_USER and QA_AUTH_PASSWORD, "
+    if web.auth_user and web.auth_password:
+        auth = (web.auth_user, web.auth_password.get_secret_value())
+    if web.host not in LOCAL_HOSTS and auth is None:
+        raise UserError(
+            f"Refusing to serve on {web.host} without credentials: set QA_WEB_AUTH_USER and QA_WEB_AUTH_PASSWORD, "
             "or bind to 127.0.0.1."
         )
     app = build(settings)
     app.queue(default_concurrency_limit=1).launch(
-        server_name=settings.host, server_port=settings.port, auth=auth, css=CSS, show_error=False,
-        max_file_size=settings.max_file_bytes, prevent_thread_lock=not block,
+        server_name=web.host, server_port=web.port, auth=auth, css=CSS, show_error=False,
+        max_file_size=settings.store.max_file_bytes, prevent_thread_lock=not block,
     )  # fmt: skip
     return app

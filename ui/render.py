@@ -3,7 +3,8 @@
 from collections.abc import Sequence
 from html import escape
 
-from index import Source
+from qa import Source
+from qa import highlight_segments
 
 CSS = """
 .qa-source {border:1px solid var(--border-color-primary); border-radius:8px; padding:8px 10px; margin:0 0 10px 0;}
@@ -17,16 +18,9 @@ CSS = """
 
 
 def highlighted(source: Source) -> str:
-    """The passage text with its highlight spans (document offsets) wrapped in <mark>."""
-    text, out, at = source.text, [], 0
-    for start, end in sorted(source.highlights):
-        a, b = max(start - source.start, at), min(end - source.start, len(text))
-        if a >= b:
-            continue
-        out += [escape(text[at:a]), "<mark>", escape(text[a:b]), "</mark>"]
-        at = b
-    out.append(escape(text[at:]))
-    return "".join(out)
+    """The passage text with its highlight spans wrapped in <mark>."""
+    pieces = highlight_segments(source.text, source.start, source.highlights)
+    return "".join(f"<mark>{escape(t)}</mark>" if marked else escape(t) for t, marked in pieces)
 
 
 def sources_html(sources: Sequence[Source]) -> str:

@@ -1,4 +1,8 @@
-"""The `qa` command: index a folder, ask a question, serve the web chat, prepare the model."""
+"""The `qa` command: index a folder, ask a question, serve the web chat, evaluate, benchmark.
+
+The composition root: it wires `ui`, `eval` and `qa` together and sits above them all. Each
+subcommand owns its options; every command's settings come from `qa.get_settings`.
+"""
 
 import argparse
 import json
@@ -6,40 +10,38 @@ import sys
 import time
 from pathlib import Path
 
-from index import StoreError
 
-
-def _common(p: argparse.ArgumentParser) -> None:
+def store_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", type=Path, help="store folder (env QA_STORE_DIR)")
-    p.add_argument("--collection", help="collection name (env QA_COLLECTION)")
+    p.add_argument("--collection", help="collection name (env QA_STORE_COLLECTION)")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("index", help="index a folder of .txt/.md files (incremental)")
+    p = sub.add_parser("index", help="index a folder of .txt, .md, .pdf, .html and .docx files (incremental)")
     p.add_argument("path", nargs="?", type=Path, default=Path("seeds"), help="folder or file (default: seeds)")
     p.add_argument("--rebuild", action="store_true", help="drop the collection and index from scratch")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
     p.add_argument("--watch", action="store_true", help="keep the collection in step with the folder until Ctrl-C")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between checks with --watch")
-    _common(p)
+    store_options(p)
 
     p = sub.add_parser("collections", help="list the collections, or delete one")
     p.add_argument("--delete", metavar="NAME", help="delete this collection and its chunks")
-    _common(p)
+    store_options(p)
 
     p = sub.add_parser("ask", help="ask a question of the indexed documents")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the answer and its sources as JSON")
     p.add_argument("--short", action="store_true", help="answer with only the phrase that answers (env QA_ANSWER_STYLE=short)")
-    _common(p)
+    store_options(p)
 
     p = sub.add_parser("ui", help="serve the web chat")
-    p.add_argument("--host", help="address to bind (env QA_HOST, default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (env QA_PORT, default 7860)")
-    _common(p)
+    p.add_argument("--host", help="address to bind (env QA_WEB_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (env QA_WEB_PORT, default 7860)")
+    store_options(p)
 
     sub.add_parser("model", help="assemble and verify the bundled language model; print its path")
 
@@ -47,7 +49,6 @@ def _parser() -> argparse.ArgumentParser:
     from eval.cli import add_arguments
 
     add_arguments(p)
-    _common(p)
 
     p = sub.add_parser("bench", help="speed figures beside a plain llama-index pipeline (see eval/bench.py)")
     from eval.bench import add_arguments as bench_arguments
@@ -60,21 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from pydantic import ValidationError
 
-    from qa.model_file import ModelFileError
-    from qa.settings import get_settings
+    from qa import UserError, get_settings
 
     try:
         settings = get_settings(
-            store_dir=getattr(args, "store", None),
-            collection=getattr(args, "collection", None),
-            host=getattr(args, "host", None),
-            port=getattr(args, "port", None),
-            answer_style="short" if getattr(args, "short", False) else None,
+            store={"dir": getattr(args, "store", None), "collection": getattr(args, "collection", None)},
+            web={"host": getattr(args, "host", None), "port": getattr(args, "port", None)},
+            answer={"style": "short" if getattr(args, "short", False) else None},
         )
         commands = {"index": _index, "ask": _ask, "ui": _ui, "model": _model, "eval": _eval, "collections": _collections,
                     "bench": _bench}
         return commands[args.command](args, settings)
-    except (StoreError, ModelFileError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except ValidationError as e:  # a QA_ variable with a bad value; its value is not echoed (it may be a secret)
@@ -88,13 +86,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _index(args, settings) -> int:
+    from index.documents import fingerprint
+
+    seen = fingerprint(args.path)  # taken before the folder is read: a change made meanwhile is seen next time
     code = _index_once(args, settings, rebuild=args.rebuild)
     if not args.watch:
         return code
-    from index.documents import fingerprint
-
-    print(f"watching {args.path} (Ctrl-C to stop)", file=sys.stderr)
-    seen = fingerprint(args.path)
+    print(f"watching {args.path} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     while True:
         time.sleep(args.interval)
         now = fingerprint(args.path)
@@ -130,7 +128,8 @@ def _index_once(args, settings, rebuild: bool) -> int:
         print(json.dumps(counts))
     else:
         print(", ".join(f"{v} {k}" for k, v in counts.items()) + f" in {report.seconds:.1f} s")
-        print(f"collection '{settings.collection}' in {settings.chroma_url or settings.store_dir}")
+        print(f"collection '{settings.store.collection}' in {settings.store.chroma_url or settings.store.dir}")
+    sys.stdout.flush()  # with --watch, each line tells a reader that the folder's state is now stored
     if report.documents == 0:
         print(f"error: no readable documents in {args.path}", file=sys.stderr)
         return 1
@@ -195,7 +194,7 @@ def _bench(args, settings) -> int:
 def _model(args, settings) -> int:
     from qa.model_file import resolve_model
 
-    print(resolve_model(settings.llm_model_path, settings.model_cache_dir))
+    print(resolve_model(settings.llm.model_path, settings.llm.cache_dir))
     return 0
 
 

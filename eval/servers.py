@@ -1,0 +1,68 @@
+"""Real servers on loopback, for the scale-out benchmark and tests: `chroma run` and llama.cpp's OpenAI-compatible server."""
+
+import contextlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, log: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(url, timeout=2)
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+@contextlib.contextmanager
+def running(
+    cmd: list[str], health_url: str, seconds: float = 120, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
+    """Start a server, its output in a log file (a pipe nobody reads would fill up and stall it)."""
+    with tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False) as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_for(health_url, proc, Path(log.name), seconds)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def chroma_server(path: Path) -> Iterator[str]:
+    port = free_port()
+    cmd = [str(BIN / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    with running(cmd, f"http://127.0.0.1:{port}/api/v2/heartbeat"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def llama_server(model: Path, threads: int = 2) -> Iterator[str]:
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+        "--port", str(port), "--n_threads", str(threads), "--n_ctx", "2048", "--model_alias", "qwen",
+    ]  # fmt: skip
+    with running(cmd, f"http://127.0.0.1:{port}/v1/models", seconds=180):
+        yield f"http://127.0.0.1:{port}/v1"
