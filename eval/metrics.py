@@ -1,6 +1,6 @@
 """Metrics computable offline, without a judge model: retrieval ranks, SQuAD answer scores, citation checks.
 
-Definitions (also in the README):
+Definitions (also in docs/evaluation.md):
 
 - A chunk is a *gold passage* of a support span when it holds at least half of the span's
   characters (seed set: the support phrase), or, for a span without offsets, when it belongs to

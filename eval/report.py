@@ -133,7 +133,7 @@ def render(summary: dict, rows: list[dict], previous: dict | None = None) -> str
         bars,
         metrics_table(m, previous),
         "<p class='meta'>Retrieval metrics rank the gold passage among the top 10 chunks; hit@k uses k = top_k, the "
-        "passages the model sees. Answer and citation metrics are defined in the README (section Evaluation).</p>",
+        "passages the model sees. Answer and citation metrics are defined in docs/evaluation.md.</p>",
         "<h2>Latency</h2>",
         plots.latency_histograms(timings, "latency distribution") if any(timings.values()) else "<p>no answers timed</p>",
         f"<h2>Failed questions ({len(failed)} of {len(rows)})</h2>",

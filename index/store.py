@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 WRITE_BATCH = 64
 # Weight of BM25 in the fused score. Equal weights were best or tied-best on the seed and all 1,190
 # XQuAD questions among reciprocal-rank fusion (k 1..60, BM25 weight 1..1.5) and min-max, z-score and
-# max-normalised sums with BM25 weights 0.3..0.7 (README, Retrieval).
+# max-normalised sums with BM25 weights 0.3..0.7 (docs/design.md, Retrieval).
 KEYWORD_WEIGHT = 0.5
 Checkpoint = Callable[[str, int, int], None]
 

@@ -103,3 +103,31 @@ def test_cli_errors_are_messages_not_tracebacks(settings, tmp_path):
     assert missing.returncode == 2 and "qa index" in missing.stderr and "Traceback" not in missing.stderr
     nowhere = run_qa("index", str(tmp_path / "nope"), env_settings=settings)
     assert nowhere.returncode == 2 and "No such file" in nowhere.stderr and "Traceback" not in nowhere.stderr
+
+
+def test_the_pipeline_takes_any_retriever_and_post_processor(fake_llm):
+    """A `Retriever` is anything with retrieve(query, k) -> list[Source]; post-processors filter what it found."""
+    from qa.llm import Generator
+    from qa.service import Pipeline
+    from qa.settings import AnswerSettings
+
+    text = "The harbour ferry to Skye leaves at nine every morning."
+    kept = qa.Source(id="a", document="ferries.txt", text=text, start=0, end=len(text), score=0.9)
+    dropped = kept.model_copy(update={"id": "b", "document": "other.txt"})
+    asked = []
+
+    class ListRetriever:
+        def retrieve(self, query: str, k: int) -> list[qa.Source]:
+            asked.append((query, k))
+            return [kept, dropped][:k]
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        return [[1.0, 0.0] for _ in texts]  # everything alike: the lexical check decides
+
+    generator = Generator(fake_llm)
+    pipeline = Pipeline(ListRetriever(), lambda: generator, embed, AnswerSettings(top_k=2),
+                        postprocessors=[lambda q, found: [p for p in found if p.document != "other.txt"]])  # fmt: skip
+    answer = pipeline.ask("When does the harbour ferry to Skye leave?")
+    assert asked == [("When does the harbour ferry to Skye leave?", 2)]
+    assert [p.id for p in answer.passages] == ["a"]
+    assert not answer.refused and [s.document for s in answer.sources] == ["ferries.txt"]

@@ -5,7 +5,6 @@ real embedded model.
 """
 
 import json
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,18 +12,13 @@ from pathlib import Path
 import pytest
 
 import qa
+from eval.servers import free_port
 from qa.settings import Settings
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.llm
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "ui"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -97,7 +97,7 @@ class Chat:
         import gradio as gr
 
         if not files:
-            return "Choose .txt or .md files first.", gr.skip()
+            return "Choose files first: .txt, .md, .pdf, .html or .docx.", gr.skip()
         settings = self.settings.with_(store={"collection": collection})
         try:
             report = qa.add_files(files, settings=settings)
