@@ -10,6 +10,7 @@ from pathlib import Path
 
 from eval.bench_stats import percentiles
 from eval.servers import BIN
+
 SEED_QUESTIONS = Path(__file__).resolve().parent / "seed.jsonl"
 
 

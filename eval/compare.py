@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from eval.metrics import BASELINE, METRICS, aggregate
 from eval.errors import EvalError
+from eval.metrics import BASELINE, METRICS, aggregate
 
 _FIELDS = {"id", "question", "answerable", "refused", "scores", "retrieval"}
 

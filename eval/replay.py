@@ -17,8 +17,8 @@ from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
 from llama_index.core.llms.callbacks import llm_completion_callback
 
 from eval.compare import read_rows
-from eval.metrics import strip_markers
 from eval.errors import EvalError
+from eval.metrics import strip_markers
 
 _QUESTION = re.compile(r"Question: (.*)")
 

@@ -136,9 +136,10 @@ def run(
     guard), so each question is retrieved once and the score is of what the answer came from. Rank
     metrics are therefore at depth `top_k` (MRR@k), for the pipeline and the BM25 baseline alike.
     """
+    from tqdm import tqdm
+
     import qa
     from eval.bm25 import BM25
-    from tqdm import tqdm
 
     pipeline = qa.load(settings, llm=llm)
     baseline = BM25(qa.open_store(settings).chunks())

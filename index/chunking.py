@@ -10,7 +10,6 @@ from llama_index.core.schema import TextNode
 from index.documents import Document
 from index.embedding import MAX_TOKENS
 
-
 _KEYS = ["document", "doc_sha256", "chunk", "chunks", "start", "end", "page"]
 
 

@@ -14,10 +14,10 @@ import time
 import pytest
 
 import qa
+from eval.servers import BIN
 from qa import components
 from qa.settings import Settings
 from tests.conftest import SEEDS
-from eval.servers import BIN
 
 pytestmark = pytest.mark.timeout(900)
 ROUNDS = 12

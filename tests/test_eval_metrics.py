@@ -9,9 +9,9 @@ from eval import gate, metrics, provenance, references, report
 from eval.bench_stats import percentiles
 from eval.compare import compare, format_text
 from eval.corpus import write_documents
+from eval.errors import EvalError
 from eval.provenance import revision
 from eval.references import Reference, Span
-from eval.errors import EvalError
 from index import Source
 from qa import Answer, Sentence
 

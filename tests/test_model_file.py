@@ -2,14 +2,13 @@
 
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from qa import model_file
 from qa.model_file import FILENAME, ModelFileError, bundled_model, resolve_model
 from qa.settings import Settings
+from tests.stores import one_line_error, qa_main
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +40,9 @@ def test_truncated_model_is_refused_by_the_cli(tmp_path, seed_settings):
     cache = tmp_path / "models"
     cache.mkdir()
     (cache / FILENAME).write_bytes(b"GGUF" + b"\0" * 1000)
-    env = {
-        **os.environ,
-        "QA_LLM_CACHE_DIR": str(cache),
-        "QA_STORE_DIR": str(seed_settings.store.dir),
-        "QA_STORE_COLLECTION": seed_settings.store.collection,
-    }
-    out = subprocess.run(
-        [sys.executable, "-m", "cli", "ask", "What guarantees does Russia demand?"],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
-    assert out.returncode == 2
-    assert "Refusing to load" in out.stderr and "Traceback" not in out.stderr
+    out = qa_main("ask", "What guarantees does Russia demand?", store_dir=seed_settings.store.dir,
+                  collection=seed_settings.store.collection, QA_LLM_CACHE_DIR=str(cache))  # fmt: skip
+    assert "Refusing to load" in one_line_error(out)
 
 
 def test_own_model_file_must_be_gguf(tmp_path):

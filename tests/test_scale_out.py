@@ -11,10 +11,10 @@ import time
 import pytest
 
 import qa
+from eval.servers import chroma_server, free_port, llama_server
 from index import StoreError
 from qa.model_file import bundled_model
 from qa.settings import Settings
-from eval.servers import chroma_server, free_port, llama_server
 from tests import stores
 from tests.servers import garbage_server, silent_server
 
@@ -68,17 +68,9 @@ def test_broken_llm_server_gives_a_message_and_the_sources(seed_settings, server
 
 
 def test_llm_server_down_cli_says_so_without_traceback(seed_settings):
-    env = {
-        **os.environ,
-        "QA_STORE_DIR": str(seed_settings.store.dir),
-        "QA_STORE_COLLECTION": seed_settings.store.collection,
-        "QA_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
-        "QA_LLM_TIMEOUT": "5",
-    }
-    out = subprocess.run(
-        [sys.executable, "-m", "cli", "ask", "What guarantees does Russia demand?"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+    out = stores.qa_main("ask", "What guarantees does Russia demand?", store_dir=seed_settings.store.dir,
+                         collection=seed_settings.store.collection, QA_LLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1",
+                         QA_LLM_TIMEOUT="5")  # fmt: skip
     assert out.returncode == 1
     assert "did not answer" in out.stderr and "found: 000_794d345c1f52b2db.txt" in out.stderr
     assert "Traceback" not in out.stderr

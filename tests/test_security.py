@@ -15,9 +15,9 @@ import pytest
 from pydantic import SecretStr
 
 import qa
+from eval.servers import free_port
 from qa.settings import Settings
 from tests import stores
-from eval.servers import free_port
 from tests.servers import garbage_server
 from tests.stores import one_line_error
 

@@ -3,8 +3,7 @@
 from collections.abc import Sequence
 from html import escape
 
-from qa import Source
-from qa import highlight_segments
+from qa import Source, highlight_segments
 
 CSS = """
 .qa-source {border:1px solid var(--border-color-primary); border-radius:8px; padding:8px 10px; margin:0 0 10px 0;}
