@@ -188,6 +188,7 @@ def create_app(settings: Settings, llm: "LLM | None" = None, telemetry: Telemetr
 
     @router.post("/search")
     async def search(request: Request) -> dict:
+        start = time.perf_counter()
         body: SearchRequest = await read_json(request, SearchRequest)
         from qa.service import clean_question
 
@@ -200,7 +201,8 @@ def create_app(settings: Settings, llm: "LLM | None" = None, telemetry: Telemetr
             raise APIError(400, str(e), param="query", code="invalid_query") from None
         model = shapes.model_id(collection, settings.store.collection)
         return {"object": "search.results", "model": model, "query": query,
-                "results": [shapes.search_result(p) for p in found]}  # fmt: skip
+                "results": [shapes.search_result(p) for p in found],
+                "timings": {"total": round(time.perf_counter() - start, 4)}}  # fmt: skip
 
     @router.post("/chat/completions")
     async def chat(request: Request) -> Any:

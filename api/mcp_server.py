@@ -104,13 +104,13 @@ def build(settings: Settings, llm: "LLM | None" = None) -> "MCPServer":
 
         if not 1 <= k <= 20:
             raise ToolError("k must be between 1 and 20")
-        p = pipeline(collection, k)
         try:
+            name = pipelines.collection(collection)
             query = clean_question(query)
         except UserError as e:
             raise ToolError(str(e)) from None
-        name = collection or settings.store.collection
-        return SearchResults(collection=name, query=query, results=[_passage(s) for s in p.retrieve(query)])
+        found = pipelines.get(name, k).retrieve(query)
+        return SearchResults(collection=name, query=query, results=[_passage(s) for s in found])
 
     @server.tool()
     def ask(question: str, collection: str | None = None) -> CitedAnswer:

@@ -6,6 +6,7 @@ already measured (the steps run in a worker thread, in `qa`, which knows nothing
 private tracer provider, so other libraries' tracing (chromadb has some) is left alone.
 """
 
+import atexit
 import os
 import sys
 import time
@@ -69,7 +70,9 @@ def from_env() -> Telemetry | None:
             file=sys.stderr,
         )
         return None
-    return Telemetry(OTLPSpanExporter())
+    telemetry = Telemetry(OTLPSpanExporter())
+    atexit.register(telemetry.shutdown)  # sends the spans still batched
+    return telemetry
 
 
 def now_ns() -> int:

@@ -231,6 +231,16 @@ def test_a_key_is_needed_beyond_loopback(store, tmp_path):
     assert "/v1/models" in log.read_text() and key not in log.read_text()
 
 
+def test_serve_refuses_a_missing_index_and_the_chat_leaves_an_unkeyed_api_off(tmp_path, capsys):
+    from cli import api_routes
+
+    out = qa_main("serve", store_dir=tmp_path / "nothing", collection="seed")
+    assert out.returncode == 2 and out.stderr.startswith("error:") and len(out.stderr.strip().splitlines()) == 1
+    settings = qa.Settings(store={"dir": tmp_path}, web={"host": "0.0.0.0"})
+    assert api_routes(settings) == [] and "QA_WEB_API_KEY" in capsys.readouterr().err
+    assert [r.path for r in api_routes(settings.with_(web={"api_key": "k"}))] == ["/v1"]
+
+
 def test_web_chat_server_serves_the_api_too(store):
     from openai import OpenAI
 
@@ -295,13 +305,14 @@ def test_real_model_answers_with_the_grushko_passage(store, tmp_path):
 
     with serving(asgi(store)) as url:
         client = OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=600)
-        whole = ask(client, QUESTION)
+        ask(client, "How much of its territory has Ukraine lost?")  # the model loaded, its instructions cached
         t0 = time.perf_counter()
         first_chunk, chunks = None, []
-        for c in ask(client, QUESTION, stream=True):
+        for c in ask(client, QUESTION, stream=True):  # passages the model has not read yet
             first_chunk = first_chunk or time.perf_counter() - t0
             chunks.append(c)
         total = time.perf_counter() - t0
+        whole = ask(client, QUESTION)
     for extra in (whole.model_extra, chunks[-1].model_extra):
         assert not extra["refused"]
         cited = [r for r in extra["search_results"] if r["supported"]]
