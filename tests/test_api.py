@@ -214,6 +214,12 @@ def test_server_answers_while_the_model_writes_and_queues_questions(store):
     assert "territory" in answers[1].choices[0].message.content.lower()
 
 
+def test_the_key_is_a_secret():
+    key = "s3cret-key-for-the-test"
+    settings = qa.Settings(web={"api_key": key})
+    assert key not in repr(settings) + str(settings.model_dump()) + settings.model_dump_json()
+
+
 def test_a_key_is_needed_beyond_loopback(store, tmp_path):
     from openai import AuthenticationError, OpenAI
 
@@ -275,6 +281,43 @@ def test_steps_are_exported_as_spans(store, llm):
     assert all(spans[n].parent.span_id == root.context.span_id for n in ("qa.retrieve", "qa.generate", "qa.check"))
     assert root.attributes["qa.collection"] == "seed" and root.attributes["qa.sources"] >= 1
     assert spans["qa.retrieve"].end_time <= spans["qa.generate"].start_time <= spans["qa.check"].start_time <= root.end_time
+
+
+def test_spans_reach_the_otlp_endpoint_the_environment_names(store, llm, monkeypatch):
+    """OTEL_EXPORTER_OTLP_ENDPOINT set: the steps go to that collector over OTLP/HTTP (a stand-in receiver here)."""
+    import http.server
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from api.telemetry import from_env
+
+    received: list[tuple[str, bytes]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    collector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{collector.server_address[1]}")
+    telemetry = from_env()
+    try:
+        with serving(_mounted(create_app(store, llm, telemetry))) as url:
+            httpx.post(f"{url}/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}]}, timeout=60)
+        telemetry.shutdown()  # flushes the batch
+    finally:
+        collector.shutdown()
+    names = set()
+    for path, body in received:
+        assert path == "/v1/traces"
+        request = ExportTraceServiceRequest.FromString(body)
+        names |= {s.name for r in request.resource_spans for ss in r.scope_spans for s in ss.spans}
+    assert {"qa.chat.completions", "qa.retrieve", "qa.generate", "qa.check"} <= names
 
 
 def test_no_spans_without_the_endpoint_and_a_hint_without_the_extra(monkeypatch, capsys):
