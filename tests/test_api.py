@@ -115,6 +115,9 @@ def test_refusal_is_a_normal_answer_listing_what_was_searched(client):
     assert got.choices[0].message.content == REFUSED
     assert extra["refused"] and extra["refusal"] == "retrieval" and extra["citations"] == []
     assert extra["search_results"] and not any(r["supported"] or r["n"] for r in extra["search_results"])
+    chunks = list(ask(client, "Who won the 1998 football World Cup?", stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == REFUSED
+    assert chunks[-1].model_extra["refused"] and chunks[-1].model_extra["search_results"] == extra["search_results"]
 
 
 def test_other_collection_is_another_model(client):
