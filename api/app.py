@@ -23,6 +23,7 @@ import qa
 from api import events, shapes
 from api.telemetry import Telemetry, from_env, now_ns
 from qa import Answer, Settings, UserError
+from qa.service import clean_question
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
@@ -190,8 +191,6 @@ def create_app(settings: Settings, llm: "LLM | None" = None, telemetry: Telemetr
     async def search(request: Request) -> dict:
         start = time.perf_counter()
         body: SearchRequest = await read_json(request, SearchRequest)
-        from qa.service import clean_question
-
         collection = await pipelines.resolve(body.collection or body.model)
         try:
             query = clean_question(body.query)
@@ -231,7 +230,7 @@ def create_app(settings: Settings, llm: "LLM | None" = None, telemetry: Telemetr
             raise
         last = head[-1][1] if head else None
         if isinstance(last, Answer) and last.error:
-            raise APIError(502, f"The language model could not answer: {last.error}", "api_error", code="llm_unavailable")
+            raise APIError(502, last.error, "api_error", code="llm_unavailable")
         run = _Run(start, started_ns, body.stream, collection, telemetry)
         if body.stream:
             return StreamingResponse(
@@ -243,7 +242,7 @@ def create_app(settings: Settings, llm: "LLM | None" = None, telemetry: Telemetr
             run.mark(*item)
             answer = item[1]
         if answer.error:
-            raise APIError(502, f"The language model could not answer: {answer.error}", "api_error", code="llm_unavailable")
+            raise APIError(502, answer.error, "api_error", code="llm_unavailable")
         return shapes.completion(shapes.new_id(), model, answer, run.timings(answer))
 
     app.include_router(router)
@@ -297,8 +296,7 @@ class _Run:
                 role = {}
             elif isinstance(event, Answer):
                 if event.error:  # the model server failed after it began: the status is sent already
-                    yield _data(shapes.error_body(f"The language model could not answer: {event.error}", "api_error",
-                                                  code="llm_unavailable"))  # fmt: skip
+                    yield _data(shapes.error_body(event.error, "api_error", code="llm_unavailable"))
                     break
                 yield _data(shapes.chunk(cid, model, {**role, "content": event.text}))
                 for e in shapes.openwebui_events(event):
