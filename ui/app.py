@@ -18,7 +18,6 @@ EXAMPLES = [
     "What did Putin agree to after the call with Trump?",
     "How much of its territory has Ukraine lost?",
 ]
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 REWRITE_TITLE = "Searched for"
 
 
@@ -150,13 +149,14 @@ def build(settings: Settings, llm: "LLM | None" = None) -> "gr.Blocks":
     return app
 
 
-def serve(settings: Settings, block: bool = True) -> "gr.Blocks":
+def serve(settings: Settings, block: bool = True, routes: "list | None" = None) -> "gr.Blocks":
+    """Serve the chat; `routes` (Starlette routes, such as the HTTP API's mount) are served beside it."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     web = settings.web
     auth = None
     if web.auth_user and web.auth_password:
         auth = (web.auth_user, web.auth_password.get_secret_value())
-    if web.host not in LOCAL_HOSTS and auth is None:
+    if not web.loopback and auth is None:
         raise UserError(
             f"Refusing to serve on {web.host} without credentials: set QA_WEB_AUTH_USER and QA_WEB_AUTH_PASSWORD, "
             "or bind to 127.0.0.1."
@@ -165,5 +165,6 @@ def serve(settings: Settings, block: bool = True) -> "gr.Blocks":
     app.queue(default_concurrency_limit=1).launch(
         server_name=web.host, server_port=web.port, auth=auth, css=CSS, show_error=False,
         max_file_size=settings.store.max_file_bytes, prevent_thread_lock=not block,
+        app_kwargs={"routes": list(routes)} if routes else None,
     )  # fmt: skip
     return app
