@@ -364,7 +364,9 @@ def test_real_model_answers_with_the_grushko_passage(store, tmp_path):
         cited = [r for r in extra["search_results"] if r["supported"]]
         assert any("Grushko" in r["text"] for r in cited), extra["search_results"]
     content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert "[1]" in content and content == whole.choices[0].message.content
+    # Not compared word for word with `whole`: the same question can be worded otherwise after
+    # another prompt (llama.cpp's reused prefix, docs/reliability.md); the fake-model tests compare.
+    assert "[1]" in content and "[1]" in whole.choices[0].message.content
     timings = chunks[-1].model_extra["timings"]
     measured = {"first_sse_chunk_s": round(first_chunk, 3), "server_first_token_s": timings["first_token"],
                 "stream_total_s": round(total, 3), "server_timings": timings}  # fmt: skip
