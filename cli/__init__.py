@@ -183,8 +183,29 @@ def _ask(args, settings) -> int:
 def _ui(args, settings) -> int:
     from ui.app import serve
 
-    serve(settings, routes=api_routes(settings))
+    serve(settings, routes=api_routes(settings), on_start=lambda: _warm_up(settings))
     return 0
+
+
+def _warm_up(settings) -> None:
+    """While the server starts, load the language model and have it read its instructions (a thread).
+
+    The first question then waits for neither. A failure here is only a note: the first question
+    reports it as usual.
+    """
+    import threading
+
+    import qa
+
+    pipeline = qa.load(settings)  # a missing index is an error now, not in the thread
+
+    def warm() -> None:
+        try:
+            pipeline.warm()
+        except Exception as e:  # noqa: BLE001 - reported again, in full, by the first question
+            print(f"note: the language model was not loaded ahead: {e}", file=sys.stderr)
+
+    threading.Thread(target=warm, name="warm-up", daemon=True).start()
 
 
 def api_routes(settings) -> list:
@@ -198,8 +219,10 @@ def api_routes(settings) -> list:
 
 
 def _serve(args, settings) -> int:
-    from api.server import serve
+    from api.server import check_bind, serve
 
+    check_bind(settings)
+    _warm_up(settings)
     serve(settings)
     return 0
 

@@ -104,6 +104,19 @@ class Generator:
                     "is it an OpenAI-compatible /v1 endpoint (QA_LLM_BASE_URL)?"
                 )
 
+    def prefill(self, messages: "Sequence[ChatMessage]") -> bool:
+        """Have the embedded model read the start of a prompt now; False for a server (nothing kept here).
+
+        llama.cpp keeps what it last read and re-reads a new prompt only from where the two differ,
+        so a prompt that begins the same way (the instructions) starts that much later on the CPU.
+        """
+        model = getattr(self.llm, "_model", None)
+        if self.where or model is None or not hasattr(model, "create_completion"):
+            return False
+        with self._lock:
+            model.create_completion(chatml(messages), max_tokens=1, temperature=0.0, top_k=1)
+        return True
+
     def _deltas(self, messages: "Sequence[ChatMessage]") -> Iterator[str]:
         for chunk in self.llm.stream_chat(list(messages)):
             if chunk.delta:

@@ -42,6 +42,11 @@ def build_messages(question: str, passages: Sequence[Source], style: str = "sent
     ]
 
 
+def instructions(style: str = "sentence") -> list["ChatMessage"]:
+    """What every answering prompt begins with (`build_messages` up to the first passage), to read ahead."""
+    return build_messages("", [], style)
+
+
 CONDENSE = (
     "Rewrite the user's last question so that it can be understood without the conversation: "
     "replace pronouns and references with the names and subjects they stand for, and add the "

@@ -15,7 +15,7 @@ from qa.citations import cite
 from qa.errors import QuestionError
 from qa.guard import drop_instructions
 from qa.llm import Generator, LLMUnavailable
-from qa.prompt import build_messages, condense_messages
+from qa.prompt import build_messages, condense_messages, instructions
 from qa.settings import AnswerSettings
 
 REFUSED = "I could not find the answer to this in the documents."
@@ -73,8 +73,10 @@ class Pipeline:
         self.postprocessors = list(postprocessors)
 
     def warm(self) -> Generator:
-        """Load the language model now rather than at the first question that needs it."""
-        return self._generator()
+        """Load the language model and have it read the instructions now, not at the first question."""
+        generator = self._generator()
+        generator.prefill(instructions(self.settings.style))
+        return generator
 
     def retrieve(self, question: str) -> list[Source]:
         """The best passages after post-processing (by default: less any that give orders to the model)."""

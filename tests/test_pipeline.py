@@ -131,3 +131,28 @@ def test_the_pipeline_takes_any_retriever_and_post_processor(fake_llm):
     assert asked == [("When does the harbour ferry to Skye leave?", 2)]
     assert [p.id for p in answer.passages] == ["a"]
     assert not answer.refused and [s.document for s in answer.sources] == ["ferries.txt"]
+
+
+@pytest.mark.llm
+def test_warm_up_loads_the_model_and_has_it_read_the_instructions(seed_settings):
+    """After `warm()`, llama.cpp holds the start every answering prompt shares: the first question reads only the rest."""
+    from qa.llm import chatml
+    from qa.prompt import build_messages, instructions
+
+    pipeline = qa.load(seed_settings)
+    model = pipeline.warm().llm._model
+    question = "What guarantees does Russia demand?"
+    prompt = model.tokenize(chatml(build_messages(question, pipeline.retrieve(question))).encode(), special=True)
+    system = instructions()[0].content
+    shared = model.tokenize(f"<|im_start|>system\n{system}<|im_end|>\n".encode(), special=True)  # the instructions' turn
+    held = list(model.input_ids[: model.n_tokens])
+    common = next((i for i, (a, b) in enumerate(zip(held, prompt)) if a != b), min(len(held), len(prompt)))
+    assert len(shared) > 20 and common >= len(shared)
+
+
+def test_warm_up_of_a_model_server_keeps_nothing_here(fake_llm):
+    from qa.llm import Generator
+    from qa.prompt import instructions
+
+    assert Generator(fake_llm).prefill(instructions()) is False  # no llama.cpp object in this process
+    assert Generator(fake_llm, where="http://127.0.0.1:9/v1").prefill(instructions()) is False

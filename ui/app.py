@@ -1,6 +1,7 @@
 """The Gradio web chat: streamed answers, a sources panel, uploads, and a named API for gradio_client."""
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import qa
@@ -149,8 +150,13 @@ def build(settings: Settings, llm: "LLM | None" = None) -> "gr.Blocks":
     return app
 
 
-def serve(settings: Settings, block: bool = True, routes: "list | None" = None) -> "gr.Blocks":
-    """Serve the chat; `routes` (Starlette routes, such as the HTTP API's mount) are served beside it."""
+def serve(
+    settings: Settings, block: bool = True, routes: "list | None" = None, on_start: "Callable[[], None] | None" = None
+) -> "gr.Blocks":
+    """Serve the chat; `routes` (Starlette routes, such as the HTTP API's mount) are served beside it.
+
+    `on_start` runs once the settings are known to be servable, before the server starts (warm-up).
+    """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     web = settings.web
     auth = None
@@ -162,6 +168,8 @@ def serve(settings: Settings, block: bool = True, routes: "list | None" = None) 
             "or bind to 127.0.0.1."
         )
     app = build(settings)
+    if on_start is not None:
+        on_start()
     app.queue(default_concurrency_limit=1).launch(
         server_name=web.host, server_port=web.port, auth=auth, css=CSS, show_error=False,
         max_file_size=settings.store.max_file_bytes, prevent_thread_lock=not block,
