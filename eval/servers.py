@@ -7,7 +7,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -20,26 +20,40 @@ def free_port() -> int:
 
 
 def wait_for(url: str, proc: subprocess.Popen, log: Path, seconds: float) -> None:
+    """Until the server process answers at `url`; fails with its log when it exits first."""
+
+    def died() -> str | None:
+        return None if proc.poll() is None else f"server exited with {proc.returncode}: {log.read_text()[-2000:]}"
+
+    wait_until_up(url, died, seconds)
+
+
+def wait_until_up(url: str, died: Callable[[], str | None], seconds: float) -> None:
+    """Until `url` answers; `died()` says why the server is gone (None while it runs). Polls the URL itself."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        if (why := died()) is not None:
+            raise RuntimeError(why)
         with contextlib.suppress(OSError):
             urllib.request.urlopen(url, timeout=2)
             return
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
 @contextlib.contextmanager
 def running(
-    cmd: list[str], health_url: str, seconds: float = 120, env: dict[str, str] | None = None
+    cmd: list[str], health_url: str, seconds: float = 120, env: dict[str, str] | None = None,
+    log: Path | None = None, cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen]:
     """Start a server, its output in a log file (a pipe nobody reads would fill up and stall it)."""
-    with tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False) as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if log is None:
+        with tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False) as f:
+            log = Path(f.name)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     try:
-        wait_for(health_url, proc, Path(log.name), seconds)
+        wait_for(health_url, proc, log, seconds)
         yield proc
     finally:
         proc.terminate()

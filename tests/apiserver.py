@@ -2,30 +2,19 @@
 
 import contextlib
 import os
-import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from eval.servers import free_port, wait_for
+from eval.servers import free_port, running, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def wait_healthy(url: str, thread: threading.Thread, seconds: float = 60) -> None:
     """Until `url` answers (the server's health route), or fail if its thread died or time ran out."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError("the server thread exited before answering")
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(url, timeout=2)
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
+    wait_until_up(url, lambda: None if thread.is_alive() else "the server thread exited before answering", seconds)
 
 
 @contextlib.contextmanager
@@ -51,14 +40,5 @@ def qa_serve(store_dir: Path, collection: str, log: Path, *args: str, **env: str
     port = free_port()
     full = {**os.environ, "QA_STORE_DIR": str(store_dir), "QA_STORE_COLLECTION": collection, **env}
     cmd = [sys.executable, "-m", "cli", "serve", "--port", str(port), *args]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full, cwd=ROOT)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/v1/health", proc, log, 120)
+    with running(cmd, f"http://127.0.0.1:{port}/v1/health", env=full, log=log, cwd=ROOT):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
