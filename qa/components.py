@@ -9,6 +9,7 @@ without being listed anywhere. Callers hold what `qa.load` gives them; only this
 import atexit
 import hashlib
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.llm import Generator, build_llm
@@ -44,7 +45,7 @@ def generator(settings: LLMSettings, progress: bool = True) -> Generator:
             if not _generators:
                 atexit.register(_close_generators)
             where = settings.base_url if settings.mode == "openai" else ""
-            _generators[settings] = Generator(build_llm(settings, progress), where or "")
+            _generators[settings] = Generator(build_llm(settings, progress), where)
         return _generators[settings]
 
 
@@ -64,7 +65,7 @@ def client(settings: StoreSettings, create: bool = False) -> "ClientAPI":
     return connect(settings.dir, settings.chroma_url, create=create)
 
 
-def keyword_dir(settings: StoreSettings):
+def keyword_dir(settings: StoreSettings) -> Path:
     """Where the BM25 index of the collection is saved: beside an embedded store, or in the cache for a server's."""
     if settings.chroma_url:
         server = hashlib.sha1(settings.chroma_url.encode()).hexdigest()[:12]
