@@ -54,6 +54,7 @@ class Answer(BaseModel):
     # know ("model"), or no passage supports what it wrote ("unsupported"); `draft` is what it wrote.
     refusal: Literal["retrieval", "model", "unsupported"] | None = None
     draft: str | None = None
+    context: list[str] = Field(default_factory=list)  # what the model read of each passage (qa.excerpts)
 
     def to_json(self) -> dict:
         """The CLI's and the web API's shape."""

@@ -52,9 +52,11 @@ def _openai(settings: "LLMSettings") -> "LLM":
 
 
 def _llamacpp(settings: "LLMSettings", progress: bool) -> "LLM":
+    from qa.cpu import check_cpu
     from qa.model_file import resolve_model
 
     path = resolve_model(settings.model_path, settings.cache_dir, progress)
+    check_cpu()
     try:
         from llama_index.llms.llama_cpp import LlamaCPP
     except ImportError as e:  # pragma: no cover - depends on the installation
@@ -65,7 +67,10 @@ def _llamacpp(settings: "LLMSettings", progress: bool) -> "LLM":
         max_new_tokens=settings.max_new_tokens,
         context_window=settings.context_window,
         generate_kwargs={"stop": [STOP], "top_k": 1},
-        model_kwargs={"n_threads": settings.threads, "n_gpu_layers": 0},
+        # Both thread counts set: llama.cpp reads prompts with n_threads_batch, which otherwise defaults to
+        # every core. n_batch, flash_attn and larger batches were measured and left at their defaults
+        # (eval/llama_tuning.py, docs/performance.md); logits_all stays off.
+        model_kwargs={"n_threads": settings.threads, "n_threads_batch": settings.threads, "n_gpu_layers": 0},
         messages_to_prompt=chatml,
         completion_to_prompt=_completion_to_prompt,
         verbose=False,

@@ -13,6 +13,8 @@ from index import Source
 if TYPE_CHECKING:
     from llama_index.core.llms import ChatMessage
 
+    from qa.excerpts import Excerpt
+
 REFUSAL = "I don't know."
 
 # How long an answer is: "sentence" explains in one to three sentences (the web chat's default);
@@ -31,7 +33,7 @@ def system(style: str = "sentence") -> str:
     )
 
 
-def build_messages(question: str, passages: Sequence[Source], style: str = "sentence") -> list["ChatMessage"]:
+def build_messages(question: str, passages: Sequence["Source | Excerpt"], style: str = "sentence") -> list["ChatMessage"]:
     from llama_index.core.llms import ChatMessage, MessageRole
 
     # In retrieval order, best first: models lean on the first passage.

@@ -13,6 +13,7 @@ from index import Source
 from qa.answer import Answer
 from qa.citations import cite
 from qa.errors import QuestionError
+from qa.excerpts import select
 from qa.guard import drop_instructions
 from qa.llm import Generator, LLMUnavailable
 from qa.prompt import build_messages, condense_messages, instructions
@@ -113,9 +114,11 @@ class Pipeline:
             timings["total"] = time.perf_counter() - t0
             yield self._refused(question, query, passages, timings, "retrieval")
             return
+        excerpts = select(query, passages, self._embed, self.settings.context_tokens)
+        timings["excerpts"] = time.perf_counter() - t0
         text = ""
         try:
-            for delta in self._generator().stream(build_messages(query, passages, self.settings.style)):
+            for delta in self._generator().stream(build_messages(query, excerpts, self.settings.style)):
                 timings.setdefault("first_token", time.perf_counter() - t0)
                 text += delta
                 yield delta
@@ -127,6 +130,7 @@ class Pipeline:
         answer = self.finish(question, text.strip(), passages, query)
         timings["total"] = time.perf_counter() - t0
         answer.timings = timings
+        answer.context = [e.text for e in excerpts]
         yield answer
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:

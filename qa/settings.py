@@ -61,6 +61,9 @@ class AnswerSettings(_Group):
     # "sentence": one to three sentences; "short": only the phrase that answers. Either way every
     # claim is checked and cited.
     style: AnswerStyle = "sentence"
+    # About this many tokens of the passages' sentences that bear on the question go into the prompt
+    # (qa.excerpts); reading the prompt is most of the wait for the first word. 0: whole passages.
+    context_tokens: int = Field(200, ge=0)
 
 
 class LLMSettings(_Group):
