@@ -84,6 +84,21 @@ def names(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall(text) if w[0].isupper() and w.lower() not in _STOP | _NUMBER_WORDS}
 
 
+def given_names(text: str, known: set[str]) -> set[str]:
+    """Names of `text` that lead another name ("Alexander" of "Alexander Grushko") and that `known` holds.
+
+    A passage that says "Grushko said ..." holds the claim "Alexander Grushko said ..." when the full
+    name is elsewhere in what the model read: the surname carries the claim, and the first name is
+    not invented. Without this, a second passage was cited for the first name alone.
+    """
+    words = _WORD.findall(text)
+    leading = set()
+    for w, nxt in zip(words, words[1:]):
+        if w[0].isupper() and nxt[0].isupper() and w.lower() not in _STOP | _NUMBER_WORDS:
+            leading.add(_stem(w))
+    return leading & known
+
+
 def numbers(text: str) -> set[str]:
     """The numbers of `text`, small ones as digits whichever way they are written ("three" and "3")."""
     words = {_DIGITS.get(w, w) for w in (w.lower() for w in _WORD.findall(text))}
@@ -124,6 +139,7 @@ class _Anchor:
 
 
 def _support(
+    text: str,
     sentence: "_Facts",
     spans: list[_Span],
     facts: list[_Facts],
@@ -146,6 +162,7 @@ def _support(
     soldiers has Russia lost?" would be answered from "three employees" in a sentence naming Russia.
     """
     words, nums, proper = sentence.words, sentence.numbers, sentence.names
+    plain = words - {_stem(w) for w in _WORD.findall(text) if w[0].isupper()}  # the claim's words that are not names
     if not words:
         return []
     if words <= nums:
@@ -180,8 +197,8 @@ def _support(
                 continue
             fa, fb = facts[a], facts[b]
             covered = words & (fa.words | fb.words)
-            if not (words & fa.words - fb.words and words & fb.words - fa.words):
-                continue  # each passage must add something of its own
+            if not (plain & fa.words - fb.words and plain & fb.words - fa.words):
+                continue  # each passage must add something of its own, and more than a name: the claim's content
             if any(nums & f.numbers and not (words - nums) & f.words for f in (fa, fb)):
                 continue  # a number counts only beside a word of the claim ("3 hours" is not "three years" + "hours")
             if len(covered) / len(words) >= LEXICAL_MIN and nums <= fa.numbers | fb.numbers and proper <= fa.names | fb.names:
@@ -218,10 +235,11 @@ def attribute(
     ]
     proper = names(question)
     asked = _Facts(content_words(question) - proper - numbers(question), set(), proper)
+    read = set().union(*(f.names for f in facts))
     support = []
     for i, sentence in enumerate(sentences):
-        claim = _Facts(content_words(sentence), numbers(sentence), names(sentence))
-        support.append(_support(claim, spans, facts, similarity[i], anchors, asked))
+        claim = _Facts(content_words(sentence), numbers(sentence), names(sentence) - given_names(sentence, read))
+        support.append(_support(sentence, claim, spans, facts, similarity[i], anchors, asked))
     return sentences, support
 
 

@@ -39,13 +39,14 @@ class Excerpt:
 
     @property
     def text(self) -> str:
-        parts, last = [], None
+        text, last = "", None
         for s, e in self.spans:
-            if last is not None and s > last + 1 and self.passage.text[last:s].strip():
-                parts.append("...")
-            parts.append(self.passage.text[s:e])
+            if last is not None:
+                between = self.passage.text[last:s]
+                text += " ... " if between.strip() else between  # left-out sentences are marked, not hidden
+            text += self.passage.text[s:e]
             last = e
-        return " ".join(parts)
+        return text
 
 
 def tokens(text: str) -> int:

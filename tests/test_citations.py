@@ -138,3 +138,26 @@ def test_highlight_segments_cut_the_passage_at_its_highlights():
     ]  # fmt: skip
     assert highlight_segments(text, 100, []) == [(text, False)]
     assert highlight_segments("", 0, [(0, 5)]) == []
+
+
+OFFER = (
+    "Even though Britain and France have both said that they were willing to send a peacekeeping force to monitor "
+    "any ceasefire in Ukraine, Grushko said that the deployment of unarmed post-conflict observers can only be "
+    "discussed after a peace agreement is achieved."
+)
+
+
+def test_a_passage_sharing_only_a_name_with_the_claim_is_not_cited():
+    """The claim is in OFFER; GRUSHKO only adds his first name. Citing it would lend the claim a passage that does not hold it."""
+    ps = [Source(id="offer", document="seed.txt", text=OFFER, start=0, end=len(OFFER), score=0.4), passages()[0]]
+    answer = ("Alexander Grushko said that the deployment of unarmed post-conflict observers can only be discussed "
+              "after a peace agreement is achieved.")  # fmt: skip
+    _, sentences, sources = cite(answer, ps, embed)
+    assert [s.id for s in sources] == ["offer"] and sentences[0].citations == [1]
+
+
+def test_a_first_name_no_passage_holds_is_still_required():
+    ps = [Source(id="offer", document="seed.txt", text=OFFER, start=0, end=len(OFFER), score=0.4)]
+    answer = "Sergei Grushko said that unarmed observers can only be discussed after a peace agreement is achieved."
+    _, sentences, sources = cite(answer, ps, embed)
+    assert sources == [] and not sentences[0].supported
