@@ -67,6 +67,10 @@ def run(args: argparse.Namespace, settings) -> int:
         results["targets"] = targets(results)
         _save(args.out, results)
     print(table(results))
+    if "answers" in phases:
+        from eval.bench_llm import breakdown
+
+        print("\n" + breakdown(results["answers"]))
     print(f"\nresults: {args.out}")
     return 0
 

@@ -20,14 +20,18 @@ def seed_questions(n: int) -> list[str]:
 
 
 def answers(settings, questions: list[str]) -> dict:
-    """Time to sources, to first token and in total through the product; tokens/s against raw llama.cpp.
+    """Where the wait for the first word goes, question by question, in a warm process.
 
-    The model is loaded before the clock starts. Raw llama.cpp gets the very prompt the pipeline
-    sent, on the same model object, with the same sampling (greedy) and stop token.
+    For each seed question: the prompt's tokens (instructions, passages, question), how many of them
+    llama.cpp had to read (the rest it held from the warm-up), the reading speed, time to sources,
+    to first token, generation speed and total. Then the very same prompt through raw llama-cpp-python
+    (`create_completion`, same model object, greedy, same stop), from the same held instructions.
+    The model is loaded before the clock starts.
     """
     import qa
+    from qa.excerpts import select
     from qa.llm import STOP, chatml
-    from qa.prompt import build_messages
+    from qa.prompt import build_messages, instructions
 
     pipeline = qa.load(settings)
     t0 = time.perf_counter()
@@ -35,32 +39,45 @@ def answers(settings, questions: list[str]) -> dict:
     load = time.perf_counter() - t0
     pipeline.retrieve("warm up")
     llama = getattr(gen.llm, "_model", None)
+    count = (lambda text: len(llama.tokenize(text.encode(), special=True))) if llama else None
+    system = count(chatml(instructions(settings.answer.style)[:1])) if count else None
     rows, ours_tok, ours_s, raw_tok, raw_s = [], 0, 0.0, 0, 0.0
     from tqdm import tqdm
 
     for q in tqdm(questions, desc="answers", unit="question", file=sys.stderr):
-        stamps, passages, answer = [], [], None
+        held = list(llama.input_ids[: llama.n_tokens]) if llama else []
+        stamps, answer = [], None
         for event in pipeline.stream(q):
             if isinstance(event, str):
                 stamps.append(time.perf_counter())
-            elif isinstance(event, list):
-                passages = event
-            else:
+            elif not isinstance(event, list):
                 answer = event
         t = answer.timings
         row = {"question": q, "sources_s": t["sources"], "first_token_s": t.get("first_token"), "total_s": t["total"],
                "refused": answer.refused}  # fmt: skip
-        if llama is not None and len(stamps) > 2:
+        if llama is not None and answer.context and len(stamps) > 2:
+            excerpts = select(q, answer.passages, pipeline._embed, settings.answer.context_tokens)  # as the pipeline did
+            prompt = chatml(build_messages(q, excerpts, settings.answer.style))
+            tokens = llama.tokenize(prompt.encode(), special=True)
+            shared = next((i for i, (a, b) in enumerate(zip(held, tokens)) if a != b), min(len(held), len(tokens)))
+            question_tokens = count(f"Question: {q}<|im_end|>\n<|im_start|>assistant\n")
+            read_s = t["first_token"] - t.get("excerpts", t["sources"])
+            row.update(prompt_tokens=len(tokens), system_tokens=system, question_tokens=question_tokens,
+                       passage_tokens=len(tokens) - system - question_tokens, read_tokens=len(tokens) - shared,
+                       read_tok_s=round((len(tokens) - shared) / read_s, 1) if read_s > 0 else None,
+                       gen_tok_s=round((len(stamps) - 1) / (stamps[-1] - stamps[0]), 1))  # fmt: skip
             ours_tok += len(stamps) - 1
             ours_s += stamps[-1] - stamps[0]
-            prompt = chatml(build_messages(q, passages))
-            raw = []
+            gen.restore()  # raw starts from the same held instructions as ours did
+            raw, r0 = [], time.perf_counter()
             for _ in llama.create_completion(prompt, max_tokens=settings.llm.max_new_tokens, temperature=0.0, top_k=1,
                                              stop=[STOP], stream=True):  # fmt: skip
                 raw.append(time.perf_counter())
             if len(raw) > 2:
                 raw_tok += len(raw) - 1
                 raw_s += raw[-1] - raw[0]
+                row.update(raw_first_token_s=round(raw[0] - r0, 3), raw_gen_tok_s=round((len(raw) - 1) / (raw[-1] - raw[0]), 1))
+            gen.restore()
         rows.append(row)
     out = {
         "questions": len(rows),
@@ -70,11 +87,26 @@ def answers(settings, questions: list[str]) -> dict:
         "total_s": percentiles([r["total_s"] for r in rows]),
         "refused": sum(r["refused"] for r in rows),
         "first_question_first_token_s": rows[0]["first_token_s"] if rows else None,
+        "rows": rows,
     }
+    for key in ("prompt_tokens", "passage_tokens", "read_tokens", "read_tok_s", "raw_first_token_s"):
+        out[key] = percentiles([r.get(key) for r in rows])
     if ours_s and raw_s:
         ours, raw = ours_tok / ours_s, raw_tok / raw_s
         out.update(tokens_per_s=round(ours, 2), raw_tokens_per_s=round(raw, 2), tokens_ratio=round(ours / raw, 3))
     return out
+
+
+def breakdown(answers: dict) -> str:
+    """The answers phase question by question, as a Markdown table."""
+    lines = ["| question | prompt tok (system/passages/question) | read tok | read tok/s | sources s | first token s "
+             "| raw first token s | gen tok/s | raw gen tok/s | total s |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in answers.get("rows", []):
+        split = f"{r.get('prompt_tokens', '-')} ({r.get('system_tokens', '-')}/{r.get('passage_tokens', '-')}/{r.get('question_tokens', '-')})"
+        lines.append(f"| {r['question'][:48]} | {split} | {r.get('read_tokens', '-')} | {r.get('read_tok_s', '-')} "
+                     f"| {r['sources_s']:.3f} | {r['first_token_s'] or 0:.2f} | {r.get('raw_first_token_s', '-')} "
+                     f"| {r.get('gen_tok_s', '-')} | {r.get('raw_gen_tok_s', '-')} | {r['total_s']:.2f} |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def _env(settings) -> dict:

@@ -209,6 +209,17 @@ def _support(
     return [(spans[a].passage, spans[a], score), (spans[b].passage, spans[b], score)]
 
 
+class _Prefixes:
+    """Word stems, where a long word also matches one that begins the same ("Russian", "Russia")."""
+
+    def __init__(self, words: set[str]) -> None:
+        self.words = words
+        self.heads = {w[:5] for w in words if len(w) >= 5}
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.words or (len(word) >= 5 and word[:5] in self.heads)
+
+
 def attribute(
     answer: str, passages: Sequence[Source], embed: Callable[[list[str]], list[list[float]]], question: str = ""
 ) -> tuple[list[str], list[list[tuple[int, _Span, float]]]]:
@@ -236,9 +247,14 @@ def attribute(
     proper = names(question)
     asked = _Facts(content_words(question) - proper - numbers(question), set(), proper)
     read = set().union(*(f.names for f in facts))
+    known = _Prefixes(set().union(*(f.words for f in facts)))
+    topic = content_words(question)
     support = []
     for i, sentence in enumerate(sentences):
         claim = _Facts(content_words(sentence), numbers(sentence), names(sentence) - given_names(sentence, read))
+        if any(w not in known for w in claim.words & topic):
+            support.append([])  # it repeats a word of the question that no passage has: about something else
+            continue
         support.append(_support(sentence, claim, spans, facts, similarity[i], anchors, asked))
     return sentences, support
 

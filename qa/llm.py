@@ -87,6 +87,7 @@ class Generator:
         self.llm = llm
         self.where = where  # the server's address, for error messages
         self._lock = threading.Lock()
+        self._prefix: tuple[bytes, list[int]] | None = None  # the prefilled instructions' llama.cpp state
 
     def stream(self, messages: "Sequence[ChatMessage]") -> Iterator[str]:
         with self._lock:
@@ -115,14 +116,69 @@ class Generator:
         llama.cpp keeps what it last read and re-reads a new prompt only from where the two differ,
         so a prompt that begins the same way (the instructions) starts that much later on the CPU.
         """
-        model = getattr(self.llm, "_model", None)
-        if self.where or model is None or not hasattr(model, "create_completion"):
+        model = self._llama()
+        if model is None:
             return False
         with self._lock:
-            model.create_completion(chatml(messages), max_tokens=1, temperature=0.0, top_k=1)
+            prompt = chatml(messages)
+            model.create_completion(prompt, max_tokens=1, temperature=0.0, top_k=1)
+            self._prefix = _save_prefix(model, len(model.tokenize(prompt.encode(), special=True)))
         return True
+
+    def aside(self, messages: "Sequence[ChatMessage]") -> Iterator[str]:
+        """Like `stream`, for a prompt that is not an answer (the follow-up rewrite): the prefilled
+        instructions are put back afterwards, so the next answer does not read them again."""
+        yield from self.stream(messages)
+        self.restore()
+
+    def restore(self) -> bool:
+        """Put the context back to holding only the prefilled instructions; False when there are none."""
+        model = self._llama()
+        if model is None or self._prefix is None:
+            return False
+        with self._lock:
+            _load_prefix(model, self._prefix)
+        return True
+
+    def _llama(self):
+        """The llama.cpp object of an embedded model; None for a server."""
+        model = getattr(self.llm, "_model", None)
+        return None if self.where or model is None or not hasattr(model, "create_completion") else model
 
     def _deltas(self, messages: "Sequence[ChatMessage]") -> Iterator[str]:
         for chunk in self.llm.stream_chat(list(messages)):
             if chunk.delta:
                 yield chunk.delta
+
+
+def _save_prefix(model, n_tokens: int) -> tuple[bytes, list[int]]:
+    """The context's state (its key/value cache) and the tokens it holds, cut to the first `n_tokens`.
+
+    llama-cpp-python's own `save_state` also copies its whole logits buffer (about 300 MB for this
+    model's vocabulary); the cache of a short prefix is a few megabytes.
+    """
+    import ctypes
+
+    import llama_cpp
+
+    model._ctx.kv_cache_seq_rm(-1, n_tokens, -1)
+    tokens = list(model.input_ids[:n_tokens])
+    model.n_tokens = n_tokens
+    size = llama_cpp.llama_state_get_size(model._ctx.ctx)
+    buffer = (ctypes.c_uint8 * size)()
+    used = llama_cpp.llama_state_get_data(model._ctx.ctx, buffer, size)
+    return bytes(buffer[:used]), tokens
+
+
+def _load_prefix(model, saved: tuple[bytes, list[int]]) -> None:
+    import ctypes
+
+    import llama_cpp
+
+    data, tokens = saved
+    buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+    if llama_cpp.llama_state_set_data(model._ctx.ctx, buffer, len(data)) != len(data):
+        model.reset()  # the state did not fit: read the prompt from the start next time, as without it
+        return
+    model.input_ids[: len(tokens)] = tokens
+    model.n_tokens = len(tokens)

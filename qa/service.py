@@ -91,7 +91,7 @@ class Pipeline:
         if not history:
             return question
         try:
-            text = "".join(self._generator().stream(condense_messages(question, history))).strip()
+            text = "".join(self._generator().aside(condense_messages(question, history))).strip()
         except LLMUnavailable:
             return question  # the answer step reports the outage
         line = text.splitlines()[0].removeprefix("Rewritten:").strip().strip('"“”') if text else ""

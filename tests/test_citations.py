@@ -161,3 +161,16 @@ def test_a_first_name_no_passage_holds_is_still_required():
     answer = "Sergei Grushko said that unarmed observers can only be discussed after a peace agreement is achieved."
     _, sentences, sources = cite(answer, ps, embed)
     assert sources == [] and not sentences[0].supported
+
+
+def test_an_answer_about_what_the_question_asks_but_no_passage_mentions_is_not_supported():
+    """The seed never mentions a summit: joining "peace ... after ... achieved" from one passage with
+    words of another does not make an answer to "When will the peace summit take place?"."""
+    ps = [Source(id="offer", document="seed.txt", text=OFFER, start=0, end=len(OFFER), score=0.4), passages()[1]]
+    question = "When will the peace summit take place?"
+    _, sentences, sources = cite("The peace summit will take place after the ceasefire is achieved.", ps, embed, question)
+    assert sources == [] and not sentences[0].supported
+    answerable = "When can unarmed observers be discussed?"
+    _, sentences, sources = cite("Unarmed observers can only be discussed after a peace agreement is achieved.",
+                                 ps, embed, answerable)  # fmt: skip
+    assert [s.id for s in sources] == ["offer"]

@@ -150,6 +150,20 @@ def test_warm_up_loads_the_model_and_has_it_read_the_instructions(seed_settings)
     assert len(shared) > 20 and common >= len(shared)
 
 
+@pytest.mark.llm
+def test_a_follow_up_rewrite_leaves_the_instructions_read(seed_settings):
+    """The rewrite of a follow-up is another prompt on the same llama.cpp context; afterwards the context
+    holds the instructions again (not the rewrite), so the answer reads only its passages and question."""
+    pipeline = qa.load(seed_settings)
+    model = pipeline.warm().llm._model
+    warmed = list(model.input_ids[: model.n_tokens])
+    history = [("What guarantees does Russia demand?", "The neutral status of Ukraine [1].")]
+    query = pipeline.condense("And what did Britain and France offer?", history)
+    assert list(model.input_ids[: model.n_tokens]) == warmed
+    answer = pipeline.ask(query)
+    assert not answer.refused and "peacekeeping" in " ".join(s.text for s in answer.sources)
+
+
 def test_warm_up_of_a_model_server_keeps_nothing_here(fake_llm):
     from qa.llm import Generator
     from qa.prompt import instructions
