@@ -146,6 +146,7 @@ def _support(
     similarity: np.ndarray,
     anchors: list[list[_Anchor]],
     asked: "_Facts | None" = None,
+    offtopic: bool = False,
 ) -> list[tuple[int, _Span, float]]:
     """The spans that support one answer sentence.
 
@@ -156,7 +157,8 @@ def _support(
     Ukraine "has lost one fifth"; "Southern California has two metropolitan areas" is, by one naming
     Southern California followed by "The region is home to two metropolitan areas". Failing that, a sentence that
     joins facts from two passages is supported by the best pair of spans that together hold them,
-    if it has three content words or more and each of its numbers sits beside another of its words.
+    if it has three content words or more, each of its numbers sits beside another of its words, and
+    it repeats no word of the question that is in no passage (`offtopic`).
     A bare number ("3", "1950": a short answer) says nothing of what it counts: its span must also
     hold a word of the question other than a name, or two of its names (`asked`), or "How many
     soldiers has Russia lost?" would be answered from "three employees" in a sentence naming Russia.
@@ -187,8 +189,11 @@ def _support(
     if best:
         top = max(score for _, score in best.values())
         return [(p, span, score) for p, (span, score) in best.items() if score >= top - MARGIN]
-    if len(words) < 3:
-        return []  # a phrase is one fact: it is not pieced together from two passages
+    if len(words) < 3 or offtopic:
+        # A phrase is one fact: it is not pieced together from two passages. Nor is a claim that repeats
+        # a word of the question no passage has ("When will the peace summit take place?" over a
+        # document that never mentions a summit): joining two passages' words would invent its subject.
+        return []
     candidates = [j for _, j, _ in scored[:8]]
     pairs = []
     for a in candidates:
@@ -252,10 +257,8 @@ def attribute(
     support = []
     for i, sentence in enumerate(sentences):
         claim = _Facts(content_words(sentence), numbers(sentence), names(sentence) - given_names(sentence, read))
-        if any(w not in known for w in claim.words & topic):
-            support.append([])  # it repeats a word of the question that no passage has: about something else
-            continue
-        support.append(_support(sentence, claim, spans, facts, similarity[i], anchors, asked))
+        offtopic = any(w not in known for w in claim.words & topic)
+        support.append(_support(sentence, claim, spans, facts, similarity[i], anchors, asked, offtopic))
     return sentences, support
 
 
