@@ -30,7 +30,7 @@ def measure(refs, settings, budgets: list[int]) -> dict:
         for b in budgets:
             text = "\n".join(e.text for e in select(ref.question, passages, embed, b))
             out[b]["tokens"].append(tokens(text))
-            out[b]["kept"] += any(normalize(a) in normalize(text) for a in ref.answers)
+            out[b]["kept"] += any(normalize(a) in normalize(text) for a in (*ref.answers, ref.key) if a)
     return {
         str(b): {"answer_kept": round(v["kept"] / max(asked, 1), 3),
                  "passage_tokens_mean": round(sum(v["tokens"]) / max(len(v["tokens"]), 1), 1)}
