@@ -89,10 +89,10 @@ def llama_server(model: Path, threads: int = 2) -> Iterator[str]:
 def embed_server(batch_size: int = 32) -> Iterator[str]:
     """infinity-emb serving the bundled all-MiniLM-L6-v2 (scripts/embed-server.sh installs it in .venv-embed first).
 
-    Yields the base URL (`{url}/embeddings`); the model is served as "all-MiniLM-L6-v2".
+    Yields the base URL, http://127.0.0.1:PORT/v1 (`{url}/embeddings`); the model is served as "all-MiniLM-L6-v2".
     """
     port = free_port()
     cmd = ["bash", str(ROOT / "scripts" / "embed-server.sh"), "serve", str(port)]
     env = {**os.environ, "APP_PYTHON": sys.executable, "QA_EMBED_SERVER_BATCH": str(batch_size)}
-    with running(cmd, f"http://127.0.0.1:{port}/models", seconds=600, env=env, cwd=ROOT):
-        yield f"http://127.0.0.1:{port}"
+    with running(cmd, f"http://127.0.0.1:{port}/v1/models", seconds=600, env=env, cwd=ROOT):
+        yield f"http://127.0.0.1:{port}/v1"

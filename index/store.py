@@ -31,6 +31,7 @@ KEYWORD_WEIGHT = 0.5
 # count is checked on every query; a change that keeps it (a document replaced by one as long, by another
 # process on a shared Chroma server) is seen within this time. Checking fetches every chunk id.
 KEYWORD_RECHECK = 30.0
+READ_PAGE = 20_000  # rows per request when reading a whole collection
 Checkpoint = Callable[[str, int, int], None]
 
 
@@ -154,7 +155,7 @@ class Store:
 
     def chunks(self) -> list[Source]:
         """Every chunk in the collection, in document order (score 0): for keyword search and evaluation."""
-        got = self._collection.get(include=["documents", "metadatas"])
+        got = self._get_all(["documents", "metadatas"])
         found = [
             Source(id=id_, document=m["document"], text=text, start=m["start"], end=m["end"], page=m.get("page"), score=0.0)
             for id_, text, m in zip(got["ids"], got["documents"], got["metadatas"])
@@ -162,8 +163,18 @@ class Store:
         return sorted(found, key=lambda s: (s.document, s.start))
 
     def _rows(self) -> tuple[list[str], list[dict]]:
-        got = self._collection.get(include=["metadatas"])
+        got = self._get_all(["metadatas"])
         return got["ids"], got["metadatas"]
+
+    def _get_all(self, include: list[str]) -> dict[str, list]:
+        """Every row, fetched in pages: one answer of a million chunks would be gigabytes of JSON from a server."""
+        out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
+        while True:
+            got = self._collection.get(include=include, limit=READ_PAGE, offset=len(out["ids"]))
+            for k in out:
+                out[k] += got[k]
+            if len(got["ids"]) < READ_PAGE:
+                return out
 
     def sync(
         self, folder: Path, max_file_bytes: int = 20_000_000, progress: bool = True, checkpoint: Checkpoint | None = None
@@ -272,10 +283,10 @@ class Store:
     def _keywords(self, refresh: bool = False) -> KeywordIndex:
         """The BM25 index, checked against the collection once per process and after each change."""
         if refresh or not self._keyword_checked:
-            ids = self._collection.get(include=[])["ids"]
+            ids = self._get_all([])["ids"]
 
             def texts() -> tuple[list[str], list[str]]:
-                got = self._collection.get(include=["documents", "metadatas"])
+                got = self._get_all(["documents", "metadatas"])
                 return got["ids"], [keyword_text(m["document"], t) if m else t for t, m in zip(got["documents"], got["metadatas"])]
 
             self._keyword.ensure(ids, texts)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real OpenAI-compatible embeddings server for the tests and `qa bench`: infinity-emb, in its own
-# environment (.venv-embed), serving the bundled all-MiniLM-L6-v2 from its package folder, offline.
+# environment (.venv-embed), serving the bundled all-MiniLM-L6-v2 from its package folder, offline,
+# at http://127.0.0.1:PORT/v1 (POST /v1/embeddings, GET /v1/models).
 #   scripts/embed-server.sh                # install (once; re-running does nothing when unchanged)
 #   scripts/embed-server.sh serve PORT     # install, then serve on 127.0.0.1:PORT (the model named all-MiniLM-L6-v2)
 # Its own environment because infinity-emb 0.0.78 needs sentence-transformers 3 and transformers 4,
@@ -29,5 +30,5 @@ if [ "${1:-}" = "serve" ]; then
   export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 INFINITY_ANONYMOUS_USAGE_STATS=0 DO_NOT_TRACK=1
   exec "$VENV/bin/infinity_emb" v2 --model-id "$MODEL" --served-model-name all-MiniLM-L6-v2 \
     --engine torch --device cpu --batch-size "${QA_EMBED_SERVER_BATCH:-32}" --no-model-warmup \
-    --host 127.0.0.1 --port "${2:?serve PORT}"
+    --url-prefix /v1 --host 127.0.0.1 --port "${2:?serve PORT}"
 fi
