@@ -18,7 +18,7 @@ index: model
 run: index
 	@$(QA) ui
 
-bench: model
+bench: model embed-server
 	@$(QA) bench --out docs/bench/results.json $(BENCH_ARGS)
 
 browser:
