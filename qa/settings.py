@@ -64,6 +64,8 @@ class EmbedSettings(_Group):
 
     @model_validator(mode="after")
     def _url(self) -> "EmbedSettings":
+        if self.base_url == "":  # QA_EMBED_BASE_URL= (set empty): the model in the process
+            object.__setattr__(self, "base_url", None)
         if self.base_url is not None and not re.match(r"https?://[^/\s]+", self.base_url):
             raise ValueError(f"QA_EMBED_BASE_URL must look like http://HOST:PORT/v1, not {self.base_url!r}")
         return self

@@ -155,6 +155,8 @@ def test_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("QA_EMBED_CONCURRENCY", "8")
     e = qa.get_settings().embed
     assert (e.base_url, e.api_key.get_secret_value(), e.concurrency) == ("http://gpu:7997/v1", "k", 8)
+    monkeypatch.setenv("QA_EMBED_BASE_URL", "")  # set empty: the model in the process
+    assert qa.get_settings().embed.base_url is None
     monkeypatch.setenv("QA_EMBED_BASE_URL", "gpu:7997")
     with pytest.raises(Exception, match="http://HOST:PORT"):
         qa.get_settings()
