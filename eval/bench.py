@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "process vs through an embeddings server, latency and keyword-index memory at --sizes against a Chroma server")
     p.add_argument("--scale-ingest", type=int, default=1000, help="chunks of the scale phase's ingest corpus")
     p.add_argument("--no-ingest", action="store_true", help="scale phase: skip the ingest comparison")
+    p.add_argument("--keyword-sizes", default="", help="scale phase: sizes (chunks) at which to build the keyword index "
+                   "alone, in this process, without Chroma (e.g. 1000000)")
     p.add_argument("--ingest", default="seed,xquad,10000", help="corpora of the ingest phase: seed, xquad, a chunk count")
     p.add_argument("--sizes", default="10000,100000", help="generated corpus sizes (chunks) for retrieval latency")
     p.add_argument("--scale-vectors", choices=["hashed", "model"], default="hashed",

@@ -27,13 +27,17 @@ def scale(bench, results: dict) -> None:
 
     out = results.setdefault("scale", {})
     sizes = [int(x) for x in bench.args.sizes.split(",") if x.strip()]
-    with chroma_server(bench.work / "chroma-server") as chroma:
-        if not bench.args.no_ingest:
-            with embed_server() as embed:
-                out["ingest"] = ingest(bench, chroma, embed)
-        for size in sizes:
-            print(f"bench: scale, {size} chunks", file=sys.stderr)
-            out[f"gen-{size}"] = retrieval(bench, chroma, size)
+    if sizes or not bench.args.no_ingest:
+        with chroma_server(bench.work / "chroma-server") as chroma:
+            if not bench.args.no_ingest:
+                with embed_server() as embed:
+                    out["ingest"] = ingest(bench, chroma, embed)
+            for size in sizes:
+                print(f"bench: scale, {size} chunks", file=sys.stderr)
+                out[f"gen-{size}"] = retrieval(bench, chroma, size)
+    for size in [int(x) for x in (bench.args.keyword_sizes or "").split(",") if x.strip()]:
+        print(f"bench: scale, keyword index alone at {size} chunks", file=sys.stderr)
+        out[f"keyword-{size}"] = keyword_alone(bench, size)
 
 
 def ingest(bench, chroma: str, embed: str) -> dict:
@@ -99,12 +103,7 @@ def fill(client, name: str, size: int, embedder, store_settings) -> int:
     rng = np.random.default_rng(size)
     for start in range(have, size, WRITE):
         n = min(WRITE, size - start)
-        first = rng.integers(0, len(texts) - 5, n)
-        length = rng.integers(2, 6, n)
-        chunk_texts = [" ".join(texts[f : f + k]) for f, k in zip(first, length)]
-        v = np.stack([vectors[f : f + k].sum(0) for f, k in zip(first, length)])
-        v += rng.normal(0, 0.05, v.shape).astype(np.float32)  # no two chunks alike, even from the same sentences
-        v /= np.linalg.norm(v, axis=1, keepdims=True) + 1e-9
+        chunk_texts, v = _chunks(texts, vectors, rng, n)
         ids = [f"gen-{i:07d}" for i in range(start, start + n)]
         metas = [{"document": f"gen-{i // 40:06d}.txt", "start": 0, "end": len(t), "doc_sha256": "generated", "chunks": 40}
                  for i, t in zip(range(start, start + n), chunk_texts)]  # fmt: skip
@@ -114,12 +113,60 @@ def fill(client, name: str, size: int, embedder, store_settings) -> int:
     return size - have
 
 
-def _sentences(embedder) -> tuple[list[str], np.ndarray]:
+def _chunks(texts: list[str], vectors: np.ndarray | None, rng, n: int) -> tuple[list[str], np.ndarray | None]:
+    """`n` chunks: windows of 2 to 5 consecutive real sentences, and their hashed vectors, perturbed."""
+    first = rng.integers(0, len(texts) - 5, n)
+    length = rng.integers(2, 6, n)
+    chunk_texts = [" ".join(texts[f : f + k]) for f, k in zip(first, length)]
+    if vectors is None:
+        return chunk_texts, None
+    v = np.stack([vectors[f : f + k].sum(0) for f, k in zip(first, length)])
+    v += rng.normal(0, 0.05, v.shape).astype(np.float32)  # no two chunks alike, even from the same sentences
+    v /= np.linalg.norm(v, axis=1, keepdims=True) + 1e-9
+    return chunk_texts, v
+
+
+def keyword_alone(bench, size: int) -> dict:
+    """The BM25 index of `size` generated chunks built in this process, without Chroma: time, memory, search."""
+    from eval.bench_corpus import HashedEmbedder, xquad_questions
+    from eval.bench_llm import seed_questions
+    from eval.bench_stats import percentiles
+    from index.keyword import KeywordIndex, keyword_text
+
+    texts, _ = _sentences(HashedEmbedder(bench._embedder()), vectors=False)
+    rng = np.random.default_rng(size)
+    chunk_texts, _ = _chunks(texts, None, rng, size)
+    ids = [f"gen-{i:07d}" for i in range(size)]
+    chunk_texts = [keyword_text(f"gen-{i // 40:06d}.txt", t) for i, t in enumerate(chunk_texts)]
+    index = KeywordIndex(None)
+    rss0 = _rss_mb()
+    t0 = time.perf_counter()
+    index.ensure(ids, lambda: (ids, chunk_texts))
+    build = time.perf_counter() - t0
+    grown = _rss_mb() - rss0
+
+    class Holder:  # what _keyword_bytes reads
+        _keyword = index
+
+    times = []
+    for q in (xquad_questions() or seed_questions(66))[: bench.args.queries]:
+        t0 = time.perf_counter()
+        index.search(q, 12)
+        times.append((time.perf_counter() - t0) * 1000)
+    p = percentiles(times)
+    return {"chunks": size, "build_s": round(build, 1), "rss_growth_mb": round(grown, 1),
+            "arrays_mb": round(_keyword_bytes(Holder) / 2**20, 1), "search_p50_ms": round(p["p50"], 2),
+            "search_p95_ms": round(p["p95"], 2), "texts_mb": round(sum(len(t) for t in chunk_texts) / 2**20, 1)}  # fmt: skip
+
+
+def _sentences(embedder, vectors: bool = True) -> tuple[list[str], np.ndarray]:
     """Every sentence of the real paragraphs, in order, with its hashed vector."""
     from eval.bench_corpus import seed_paragraphs, xquad_paragraphs
 
     paragraphs = xquad_paragraphs() or seed_paragraphs()
     texts = [s for p in paragraphs for s in re.split(r"(?<=[.!?])\s+", p) if s.strip()]
+    if not vectors:
+        return texts, None
     return texts, np.asarray(embedder.get_text_embedding_batch(texts), dtype=np.float32)
 
 

@@ -103,7 +103,10 @@ def table(results: dict) -> str:
     for where, v in (scale.get("ingest") or {}).items():
         lines.append(f"| ingest {where} (Chroma server) | {v['chunks']} | {v['chunks_per_s']} chunks/s | | | {v['seconds']} s |")
     for name, v in scale.items():
-        if name != "ingest":
+        if name.startswith("keyword-"):
+            lines.append(f"| scale {name} (BM25 alone) | {v['chunks']} | {v['search_p50_ms']} ms | {v['search_p95_ms']} ms | "
+                         f"BM25 {v['arrays_mb']} MB, RSS +{v['rss_growth_mb']} MB | {v['build_s']} s |")  # fmt: skip
+        elif name != "ingest":
             k = v["keyword"]
             lines.append(f"| scale {name} (Chroma server) | {v['chunks']} | {v['p50_ms']} ms | {v['p95_ms']} ms | "
                          f"{v['vectors']}; BM25 {k['arrays_mb']} MB, built in {k['build_s']} s | {v['fill_s']} s |")  # fmt: skip
