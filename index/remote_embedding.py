@@ -42,7 +42,7 @@ class RemoteEmbedding(BaseEmbedding):
         data["base_url"] = data["base_url"].rstrip("/")
         # llama-index hands `_get_text_embeddings` lists of `embed_batch_size`: let them be a whole round of
         # concurrent requests, which this class splits itself.
-        data.setdefault("embed_batch_size", data.get("batch_size", 32) * data.get("concurrency", 4))
+        data.setdefault("embed_batch_size", min(2048, data.get("batch_size", 32) * data.get("concurrency", 4)))
         super().__init__(**data)
 
     @classmethod
