@@ -52,7 +52,7 @@ class RemoteEmbedding(BaseEmbedding):
     @property
     def inflight(self) -> int:
         """Texts embedded by one round of concurrent requests: the store writes that many chunks per step."""
-        return self.batch_size * self.concurrency
+        return self.embed_batch_size  # batch_size x concurrency, at most 2048
 
     @property
     def dimension(self) -> int | None:
