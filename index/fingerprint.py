@@ -31,9 +31,7 @@ _seen: dict[int, tuple[weakref.ref, np.ndarray]] = {}  # id(embedder) -> its vec
 
 def model_name(embedder: "BaseEmbedding") -> str:
     """The served name of a server's model; the bundled model's name for the model in this process."""
-    if type(embedder).__name__ == "HuggingFaceEmbedding":
-        return MODEL_NAME
-    return getattr(embedder, "model_name", type(embedder).__name__)
+    return embedder.model_name if hasattr(embedder, "inflight") else MODEL_NAME
 
 
 def vectors(embedder: "BaseEmbedding") -> np.ndarray:
