@@ -17,12 +17,19 @@ from pathlib import Path
 
 from qa.settings import cache_home, data_home
 
-PHASES = ("ingest", "retrieval", "answers", "cold", "serve")
+PHASES = ("ingest", "retrieval", "answers", "cold", "serve", "scale")
+DEFAULT_PHASES = PHASES[:-1]  # scale: only asked for (--scale), it starts servers and writes up to 1M chunks
 LLM_PHASES = ("answers", "cold", "serve")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--only", help=f"comma-separated phases to run (default all: {','.join(PHASES)})")
+    p.add_argument("--only", help=f"comma-separated phases to run (default: {','.join(DEFAULT_PHASES)})")
+    p.add_argument("--scale", action="store_true", help="the scale phase alone (eval/bench_scale.py): ingest in the "
+                   "process vs through an embeddings server, latency and keyword-index memory at --sizes against a Chroma server")
+    p.add_argument("--scale-ingest", type=int, default=1000, help="chunks of the scale phase's ingest corpus")
+    p.add_argument("--no-ingest", action="store_true", help="scale phase: skip the ingest comparison")
+    p.add_argument("--keyword-sizes", default="", help="scale phase: sizes (chunks) at which to build the keyword index "
+                   "alone, in this process, without Chroma (e.g. 1000000)")
     p.add_argument("--ingest", default="seed,xquad,10000", help="corpora of the ingest phase: seed, xquad, a chunk count")
     p.add_argument("--sizes", default="10000,100000", help="generated corpus sizes (chunks) for retrieval latency")
     p.add_argument("--scale-vectors", choices=["hashed", "model"], default="hashed",
@@ -43,7 +50,10 @@ def run(args: argparse.Namespace, settings) -> int:
     args.work = args.work or cache_home() / "bench"
     if args.quick:
         args.ingest, args.sizes, args.questions, args.queries = "seed,200", "200", 2, 10
-    phases = [p.strip() for p in (args.only or ",".join(PHASES)).split(",") if p.strip()]
+        args.scale_ingest = 40
+    if args.scale:
+        args.only = "scale"
+    phases = [p.strip() for p in (args.only or ",".join(DEFAULT_PHASES)).split(",") if p.strip()]
     unknown = set(phases) - set(PHASES)
     if unknown:
         print(f"error: unknown phase(s) {', '.join(sorted(unknown))}; choose from {', '.join(PHASES)}", file=sys.stderr)
@@ -193,6 +203,11 @@ class Bench:
         t0 = time.perf_counter()
         report = store.sync(folder)
         return store, time.perf_counter() - t0, report.chunks
+
+    def scale(self, results: dict) -> None:
+        from eval.bench_scale import scale
+
+        scale(self, results)
 
     def answers(self, results: dict) -> None:
         from eval.bench_llm import answers, seed_questions

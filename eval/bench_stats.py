@@ -99,6 +99,17 @@ def table(results: dict) -> str:
     lines += ["", "| corpus | chunks | retrieval p50 | p95 | vectors | built in |", "|---|---|---|---|---|---|"]
     for name, v in results.get("retrieval", {}).items():
         lines.append(f"| {name} | {v['chunks']} | {v['p50_ms']} ms | {v['p95_ms']} ms | {v['vectors']} | {v['build_s']} s |")
+    scale = results.get("scale") or {}
+    for where, v in (scale.get("ingest") or {}).items():
+        lines.append(f"| ingest {where} (Chroma server) | {v['chunks']} | {v['chunks_per_s']} chunks/s | | | {v['seconds']} s |")
+    for name, v in scale.items():
+        if name.startswith("keyword-"):
+            lines.append(f"| scale {name} (BM25 alone) | {v['chunks']} | {v['search_p50_ms']} ms | {v['search_p95_ms']} ms | "
+                         f"BM25 {v['arrays_mb']} MB, RSS +{v['rss_growth_mb']} MB | {v['build_s']} s |")  # fmt: skip
+        elif name != "ingest":
+            k = v["keyword"]
+            lines.append(f"| scale {name} (Chroma server) | {v['chunks']} | {v['p50_ms']} ms | {v['p95_ms']} ms | "
+                         f"{v['vectors']}; BM25 {k['arrays_mb']} MB, built in {k['build_s']} s | {v['fill_s']} s |")  # fmt: skip
     lines += ["", "| target | wanted | measured | met |", "|---|---|---|---|"]
     for t in targets(results):
         met = "-" if t["met"] is None else ("yes" if t["met"] else "no")

@@ -1,6 +1,8 @@
-"""Real servers on loopback, for the scale-out benchmark and tests: `chroma run` and llama.cpp's OpenAI-compatible server."""
+"""Real servers on loopback, for the scale-out benchmark and tests: `chroma run`, llama.cpp's OpenAI-compatible
+server, and infinity's OpenAI-compatible embeddings server."""
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -79,4 +82,17 @@ def llama_server(model: Path, threads: int = 2) -> Iterator[str]:
         "--port", str(port), "--n_threads", str(threads), "--n_ctx", "2048", "--model_alias", "qwen",
     ]  # fmt: skip
     with running(cmd, f"http://127.0.0.1:{port}/v1/models", seconds=180):
+        yield f"http://127.0.0.1:{port}/v1"
+
+
+@contextlib.contextmanager
+def embed_server(batch_size: int = 32) -> Iterator[str]:
+    """infinity-emb serving the bundled all-MiniLM-L6-v2 (scripts/embed-server.sh installs it in .venv-embed first).
+
+    Yields the base URL, http://127.0.0.1:PORT/v1 (`{url}/embeddings`); the model is served as "all-MiniLM-L6-v2".
+    """
+    port = free_port()
+    cmd = ["bash", str(ROOT / "scripts" / "embed-server.sh"), "serve", str(port)]
+    env = {**os.environ, "APP_PYTHON": sys.executable, "QA_EMBED_SERVER_BATCH": str(batch_size)}
+    with running(cmd, f"http://127.0.0.1:{port}/v1/models", seconds=600, env=env, cwd=ROOT):
         yield f"http://127.0.0.1:{port}/v1"

@@ -12,3 +12,7 @@ class StoreError(UserError):
 
 class NoStore(StoreError):
     """No store at the configured folder yet (nothing has been indexed there)."""
+
+
+class EmbedServerError(UserError):
+    """The embeddings server (QA_EMBED_BASE_URL) is down, does not speak the API, or returns vectors of the wrong size."""

@@ -9,12 +9,13 @@ says only "the game" still matches a question about the Super Bowl. On XQuAD (1,
 this raised hit@1 of the fused retrieval from 0.949 to 0.954.
 """
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from bm25s.tokenization import Tokenized
 
 IDS_FILE = "chunk_ids.json"
+LOCK_FILE = ".lock"
 RECIPE = "name-words-1"  # what a chunk's indexed text is made of: a saved index of another recipe is rebuilt
 
 
@@ -73,13 +75,33 @@ class KeywordIndex:
         with self._lock:
             if digest == self._digest:
                 return
-            if self.folder and self._load(digest):
-                return
-            all_ids, all_texts = texts()
-            self._build(all_ids, all_texts)
-            self._digest = ids_digest(all_ids)
-            if self.folder:
-                self._save()
+            with self._folder_lock():
+                self._ensure(digest, texts)
+
+    @contextlib.contextmanager
+    def _folder_lock(self) -> Iterator[None]:
+        """Processes of one machine share the folder (app instances on one Chroma server): one loads or saves at a time."""
+        if self.folder is None:
+            yield
+            return
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / LOCK_FILE, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def _ensure(self, digest: str, texts: Callable[[], tuple[list[str], list[str]]]) -> None:
+        if self.folder and self._load(digest):
+            return
+        all_ids, all_texts = texts()
+        self._build(all_ids, all_texts)
+        self._digest = ids_digest(all_ids)
+        if self.folder:
+            self._save()
 
     def _build(self, ids: list[str], texts: list[str]) -> None:
         import bm25s

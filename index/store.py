@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index import fingerprint
 from index.documents import Skipped, read_folder
 from index.embedding import MODEL_NAME, query_embedding, token_counter
 from index.errors import StoreError
@@ -26,6 +27,11 @@ WRITE_BATCH = 64
 # XQuAD questions among reciprocal-rank fusion (k 1..60, BM25 weight 1..1.5) and min-max, z-score and
 # max-normalised sums with BM25 weights 0.3..0.7 (docs/design.md, Retrieval).
 KEYWORD_WEIGHT = 0.5
+# Seconds a query may use the keyword index without checking that it covers the collection's chunks. The
+# count is checked on every query; a change that keeps it (a document replaced by one as long, by another
+# process on a shared Chroma server) is seen within this time. Checking fetches every chunk id.
+KEYWORD_RECHECK = 30.0
+READ_PAGE = 20_000  # rows per request when reading a whole collection
 Checkpoint = Callable[[str, int, int], None]
 
 
@@ -66,7 +72,10 @@ class Store:
         self.hybrid = hybrid
         self._keyword = KeywordIndex(keyword_dir)
         self._keyword_checked = False
+        self._keyword_checked_at = 0.0
+        self.keyword_recheck = KEYWORD_RECHECK
         self._load_embedder = embedder
+        self._embedder_checked = False
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         if create:
@@ -84,20 +93,51 @@ class Store:
 
     @property
     def embedder(self) -> "BaseEmbedding":
-        """Loaded on first use: an unchanged folder is re-indexed without loading the model at all."""
-        return self._load_embedder()
+        """Loaded on first use: an unchanged folder is re-indexed without loading the model at all.
+
+        The first time, it is checked to be the model the collection was built with (`index.fingerprint`).
+        """
+        embedder = self._load_embedder()
+        if not self._embedder_checked:
+            meta = self._collection.metadata or {}
+            if fingerprint.VECTORS in meta:
+                fingerprint.check(self.name, meta, embedder)
+            else:  # built before fingerprints (by the bundled model), or nothing written yet
+                sample = self._collection.get(limit=3, include=["documents", "embeddings"])
+                fingerprint.check_stored(self.name, sample, embedder)
+            self._embedder_checked = True
+        return embedder
 
     def _wanted_metadata(self) -> dict:
-        return {
-            "hnsw:space": "cosine",
-            "embed_model": MODEL_NAME,
-            "chunk_size": self.chunk_size,
-            "chunk_overlap": self.chunk_overlap,
-        }
+        """The model is recorded with the first chunks written (`_record_model`), when it is known."""
+        return {"hnsw:space": "cosine", "chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
+
+    def _record_model(self) -> None:
+        meta = self._collection.metadata or {}
+        if fingerprint.VECTORS in meta:
+            return
+        kept = {k: v for k, v in meta.items() if not k.startswith("hnsw:")}  # Chroma refuses to be told these again
+        self._collection.modify(metadata={**kept, **fingerprint.metadata(self.embedder)})
+
+    def _token_counter(self):
+        embedder = self.embedder
+        if hasattr(getattr(embedder, "_model", None), "tokenizer"):
+            return token_counter(embedder)
+        from index.remote_embedding import bundled_token_counter
+
+        return bundled_token_counter()  # a server's model: chunks cut as the bundled model cuts them
+
+    def _query_vector(self, question: str) -> list[float]:
+        embedder = self.embedder
+        if hasattr(embedder, "inflight"):  # a server's
+            return embedder.get_query_embedding(question)
+        return query_embedding(embedder, question)
 
     def _check_embedder(self) -> None:
-        built_with = (self._collection.metadata or {}).get("embed_model")
-        if built_with != MODEL_NAME:
+        """At opening, without the model: a collection from before fingerprints names the model that built it."""
+        meta = self._collection.metadata or {}
+        built_with = meta.get("embed_model")
+        if fingerprint.VECTORS not in meta and built_with is not None and built_with != MODEL_NAME:
             raise StoreError(
                 f"Collection '{self.name}' was built with embedding model {built_with!r}, not {MODEL_NAME!r}. "
                 f"Rebuild it: qa index PATH --collection {self.name} --rebuild"
@@ -115,7 +155,7 @@ class Store:
 
     def chunks(self) -> list[Source]:
         """Every chunk in the collection, in document order (score 0): for keyword search and evaluation."""
-        got = self._collection.get(include=["documents", "metadatas"])
+        got = self._get_all(["documents", "metadatas"])
         found = [
             Source(id=id_, document=m["document"], text=text, start=m["start"], end=m["end"], page=m.get("page"), score=0.0)
             for id_, text, m in zip(got["ids"], got["documents"], got["metadatas"])
@@ -123,8 +163,18 @@ class Store:
         return sorted(found, key=lambda s: (s.document, s.start))
 
     def _rows(self) -> tuple[list[str], list[dict]]:
-        got = self._collection.get(include=["metadatas"])
+        got = self._get_all(["metadatas"])
         return got["ids"], got["metadatas"]
+
+    def _get_all(self, include: list[str]) -> dict[str, list]:
+        """Every row, fetched in pages: one answer of a million chunks would be gigabytes of JSON from a server."""
+        out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
+        while True:
+            got = self._collection.get(include=include, limit=READ_PAGE, offset=len(out["ids"]))
+            for k in out:
+                out[k] += got[k]
+            if len(got["ids"]) < READ_PAGE:
+                return out
 
     def sync(
         self, folder: Path, max_file_bytes: int = 20_000_000, progress: bool = True, checkpoint: Checkpoint | None = None
@@ -181,7 +231,7 @@ class Store:
                 continue
             from index.chunking import make_splitter, split
 
-            splitter = splitter or make_splitter(token_counter(self.embedder), self.chunk_size, self.chunk_overlap)
+            splitter = splitter or make_splitter(self._token_counter(), self.chunk_size, self.chunk_overlap)
             nodes = split(doc, splitter)
             report.chunks += len(nodes)
             to_add += [n for n in nodes if n.node_id not in rows]
@@ -208,32 +258,40 @@ class Store:
     def _add(self, nodes: list, progress: bool, checkpoint: Checkpoint) -> None:
         from tqdm import tqdm
 
+        if nodes:
+            self._record_model()
+        # A server's embedder sends `inflight` texts at once (concurrent requests): write that many per step.
+        step = getattr(self.embedder, "inflight", WRITE_BATCH) if nodes else WRITE_BATCH
         bar = tqdm(total=len(nodes), desc="embedding", unit="chunk", disable=not progress or not nodes)
-        for i in range(0, len(nodes), WRITE_BATCH):
-            batch = nodes[i : i + WRITE_BATCH]
-            vectors = self.embedder.get_text_embedding_batch([n.text for n in batch])
-            checkpoint("embedded", i, len(nodes))
-            self._collection.add(
-                ids=[n.node_id for n in batch],
-                embeddings=vectors,
-                documents=[n.text for n in batch],
-                metadatas=[n.metadata for n in batch],
-            )
-            bar.update(len(batch))
-            checkpoint("written", i + len(batch), len(nodes))
-        bar.close()
+        try:
+            for i in range(0, len(nodes), step):
+                batch = nodes[i : i + step]
+                vectors = self.embedder.get_text_embedding_batch([n.text for n in batch])
+                checkpoint("embedded", i, len(nodes))
+                # Upsert: ids are deterministic, so two processes indexing one folder at once write the same rows.
+                self._collection.upsert(
+                    ids=[n.node_id for n in batch],
+                    embeddings=vectors,
+                    documents=[n.text for n in batch],
+                    metadatas=[n.metadata for n in batch],
+                )
+                bar.update(len(batch))
+                checkpoint("written", i + len(batch), len(nodes))
+        finally:
+            bar.close()  # ends the bar's line: an error is then printed on a line of its own
 
     def _keywords(self, refresh: bool = False) -> KeywordIndex:
         """The BM25 index, checked against the collection once per process and after each change."""
         if refresh or not self._keyword_checked:
-            ids = self._collection.get(include=[])["ids"]
+            ids = self._get_all([])["ids"]
 
             def texts() -> tuple[list[str], list[str]]:
-                got = self._collection.get(include=["documents", "metadatas"])
+                got = self._get_all(["documents", "metadatas"])
                 return got["ids"], [keyword_text(m["document"], t) if m else t for t, m in zip(got["documents"], got["metadatas"])]
 
             self._keyword.ensure(ids, texts)
             self._keyword_checked = True
+            self._keyword_checked_at = time.monotonic()
         return self._keyword
 
     def retrieve(self, question: str, top_k: int) -> list[Source]:
@@ -263,7 +321,7 @@ class Store:
         count = self._collection.count()
         if count == 0:
             return []
-        vector = np.asarray(query_embedding(self.embedder, question), dtype=np.float32)
+        vector = np.asarray(self._query_vector(question), dtype=np.float32)
         pool = min(count, max(3 * top_k, 12) if self.hybrid else top_k)
         got = self._collection.query(
             query_embeddings=[vector.tolist()], n_results=pool, include=["documents", "metadatas", "distances"]
@@ -277,7 +335,8 @@ class Store:
             raise _Stale("the vector index names deleted chunks")
         if not self.hybrid:
             return list(found.values())[:top_k]
-        if self._keyword.size != count:  # changed by another thread or process since the last check
+        stale = time.monotonic() - self._keyword_checked_at > self.keyword_recheck
+        if self._keyword.size != count or stale:  # changed by another thread or process since the last check
             self._keyword_checked = False
         keyword = dict(self._keywords().search(question, pool))
         missing = [i for i in keyword if i not in found]

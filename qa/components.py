@@ -29,13 +29,23 @@ _stores: dict[tuple[StoreSettings, EmbedSettings], "Store"] = {}
 
 
 def embedder(settings: EmbedSettings) -> "BaseEmbedding":
-    """The bundled embedding model, loaded once even when two threads ask at once."""
+    """The bundled embedding model, loaded once even when two threads ask at once; or, with `base_url`, the
+    client of an OpenAI-compatible embeddings server."""
     with _embed_lock:
         if settings not in _embedders:
-            from index.embedding import load_embedder
-
             _embedders.clear()  # one embedding model per process: it is the same weights
-            _embedders[settings] = load_embedder(settings.threads)
+            if settings.base_url:
+                from index.remote_embedding import RemoteEmbedding
+
+                key = settings.api_key.get_secret_value() if settings.api_key else None
+                _embedders[settings] = RemoteEmbedding(
+                    base_url=settings.base_url, model_name=settings.model, api_key=key, timeout=settings.timeout,
+                    batch_size=settings.batch_size, concurrency=settings.concurrency, retries=settings.retries,
+                )  # fmt: skip
+            else:
+                from index.embedding import load_embedder
+
+                _embedders[settings] = load_embedder(settings.threads)
         return _embedders[settings]
 
 

@@ -7,6 +7,7 @@ store, the loaded language model): a new field is part of the key without anyone
 """
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -49,7 +50,25 @@ class StoreSettings(_Group):
 
 
 class EmbedSettings(_Group):
-    threads: int = Field(default_factory=_threads, ge=1)
+    """The embedding model: the bundled one in this process, or an OpenAI-compatible embeddings server
+    (`base_url` set: infinity, text-embeddings-inference, vLLM, Ollama, llama.cpp's server, `qa serve`)."""
+
+    threads: int = Field(default_factory=_threads, ge=1)  # torch threads of the model in this process
+    base_url: str | None = None  # e.g. http://127.0.0.1:7997 (infinity) or http://127.0.0.1:11434/v1: POST {base_url}/embeddings
+    model: str = "all-MiniLM-L6-v2"  # the model's name as the server knows it
+    api_key: SecretStr | None = None
+    timeout: float = Field(60.0, gt=0)  # seconds for one request
+    batch_size: int = Field(32, ge=1, le=2048)  # texts per request
+    concurrency: int = Field(4, ge=1, le=64)  # requests in flight at once
+    retries: int = Field(4, ge=0, le=10)  # tries again on connection errors, 429 and 5xx, with exponential back-off
+
+    @model_validator(mode="after")
+    def _url(self) -> "EmbedSettings":
+        if self.base_url == "":  # QA_EMBED_BASE_URL= (set empty): the model in the process
+            object.__setattr__(self, "base_url", None)
+        if self.base_url is not None and not re.match(r"https?://[^/\s]+", self.base_url):
+            raise ValueError(f"QA_EMBED_BASE_URL must look like http://HOST:PORT/v1, not {self.base_url!r}")
+        return self
 
 
 class AnswerSettings(_Group):

@@ -48,3 +48,21 @@ def fake_llm():
     from tests.fakes import ExtractiveLLM
 
     return ExtractiveLLM(history=[])
+
+
+@pytest.fixture(scope="session")
+def embed_url():
+    """A real OpenAI-compatible embeddings server on loopback: infinity serving the bundled MiniLM (scripts/embed-server.sh)."""
+    from eval.servers import embed_server
+
+    with embed_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def chroma_url(tmp_path_factory):
+    """One `chroma run` server for the session; each test uses its own collection."""
+    from eval.servers import chroma_server
+
+    with chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
+        yield url

@@ -76,3 +76,18 @@ def test_bench_llm_phases_on_the_seed(tmp_path):
     assert _positive(a["tokens_per_s"]) and _positive(a["raw_tokens_per_s"])
     c = results["cold_start"]
     assert _positive(c["to_first_token_s"]) and c["imports_gradio"] is False
+
+
+def test_quick_scale_bench_against_real_servers(tmp_path):
+    """`qa bench --scale --quick`: a Chroma server and the embeddings server started, every figure written."""
+    out = tmp_path / "results.json"
+    cmd = [sys.executable, "-m", "cli", "bench", "--scale", "--quick", "--out", str(out), "--work", str(tmp_path / "w")]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stderr[-2000:]
+    scale = json.loads(out.read_text())["scale"]
+    ingest = scale["ingest"]
+    assert ingest["in_process"]["chunks"] == ingest["server"]["chunks"] >= 20
+    assert _positive(ingest["in_process"]["chunks_per_s"]) and _positive(ingest["server"]["chunks_per_s"])
+    row = scale["gen-200"]
+    assert row["chunks"] == 200 and row["queries"] == 10 and _positive(row["p50_ms"])
+    assert _positive(row["keyword"]["arrays_mb"]) and _positive(row["keyword"]["disk_mb"])
