@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mcp", help="serve the documents to an MCP client over stdio")
     store_options(p)
 
-    sub.add_parser("model", help="assemble and verify the bundled language model; print its path")
+    sub.add_parser("model", help="assemble and verify the bundled language model, export the embedding model to ONNX; print the path")
 
     p = sub.add_parser("eval", help="run the eval suite against reference answers")
     from eval.cli import add_arguments
@@ -247,9 +247,11 @@ def _bench(args, settings) -> int:
 
 
 def _model(args, settings) -> int:
+    from qa import components
     from qa.model_file import resolve_model
 
     print(resolve_model(settings.llm.model_path, settings.llm.cache_dir))
+    components.embedder(settings.embed)  # the ONNX backends export the model once, here rather than at first use
     return 0
 
 

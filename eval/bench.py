@@ -23,7 +23,9 @@ LLM_PHASES = ("answers", "cold", "serve")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", help=f"comma-separated phases to run (default all: {','.join(PHASES)})")
-    p.add_argument("--ingest", default="seed,xquad,10000", help="corpora of the ingest phase: seed, xquad, a chunk count")
+    p.add_argument("--ingest", default="seed,xquad,10000", help="corpora of the ingest phase: seed, xquad, xquad4, a chunk count")
+    p.add_argument("--process", default="xquad4",
+                   help="corpora also indexed in whole processes, imports included: `qa index` vs the plain pipeline (chars/s)")
     p.add_argument("--sizes", default="10000,100000", help="generated corpus sizes (chunks) for retrieval latency")
     p.add_argument("--scale-vectors", choices=["hashed", "model"], default="hashed",
                    help="vectors of the generated latency corpora: hashed words (fast) or the embedding model")
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace, settings) -> int:
     args.out = args.out or data_home() / "bench" / "results.json"  # `make bench`: the committed docs/bench/results.json
     args.work = args.work or cache_home() / "bench"
     if args.quick:
-        args.ingest, args.sizes, args.questions, args.queries = "seed,200", "200", 2, 10
+        args.ingest, args.sizes, args.questions, args.queries, args.process = "seed,200", "200", 2, 10, "seed"
     phases = [p.strip() for p in (args.only or ",".join(PHASES)).split(",") if p.strip()]
     unknown = set(phases) - set(PHASES)
     if unknown:
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace, settings) -> int:
     results = _load(args.out)
     results["machine"] = machine()
     results["settings"] = settings.model_dump(mode="json", include={"store", "embed", "answer", "llm"},
-                                              exclude={"store": {"dir"}, "llm": {"api_key", "cache_dir"}})  # fmt: skip
+                                              exclude={"store": {"dir"}, "embed": {"cache_dir"}, "llm": {"api_key", "cache_dir"}})  # fmt: skip
     bench = Bench(args, settings)
     for phase in phases:
         print(f"bench: {phase}", file=sys.stderr)
@@ -107,6 +109,8 @@ class Bench:
             return c.copy_seed(folder)
         if name == "xquad":
             return c.write_xquad(folder)
+        if name == "xquad4":
+            return c.write_xquad_copies(folder)
         return c.write_generated(folder, int(name))
 
     def _embedder(self):
@@ -147,6 +151,42 @@ class Bench:
             out[name] = {"documents": report.documents, "ours": ours, "plain": plain, "ratio": ratio}
             reindex[name] = {"chunks": again.chunks, "embedded": again.embedded, "seconds": round(second, 4),
                              "full_seconds": round(full, 3), "share": round(second / full, 4)}  # fmt: skip
+        whole = results.setdefault("ingest_process", {})
+        for name in [n.strip() for n in (self.args.process or "").split(",") if n.strip()]:
+            folder = self.corpus(name)
+            if folder is not None:
+                whole[name] = self._whole_process(name, folder)
+
+    def _whole_process(self, name: str, folder: Path) -> dict:
+        """`qa index` and the plain pipeline (eval.bench_plain) each in a fresh process, imports included.
+
+        Documents' characters per second of wall time, as a user meets it. The ONNX export is made
+        before (`qa model` at set-up does it; here the embedder loaded by `ingest`).
+        """
+        import os
+        import shutil
+        import subprocess
+
+        chars = sum(len(f.read_text(encoding="utf-8")) for f in folder.rglob("*.txt"))
+        root = Path(__file__).resolve().parents[1]
+        row: dict = {"documents": sum(1 for _ in folder.rglob("*.txt")), "characters": chars}
+        sides = {"ours": [sys.executable, "-m", "cli", "index", str(folder), "--json"]}
+        if not self.args.no_plain:
+            sides["plain"] = [sys.executable, "-m", "eval.bench_plain", str(folder), str(self.work / "stores" / f"process-plain-{name}")]
+        for side, cmd in sides.items():
+            store = self.work / "stores" / f"process-{side}-{name}"
+            shutil.rmtree(store, ignore_errors=True)
+            env = {**os.environ, "QA_STORE_DIR": str(store), "QA_STORE_COLLECTION": f"bench-{name}"}
+            print(f"bench: {side}, whole process, on {name}", file=sys.stderr)
+            t0 = time.perf_counter()
+            done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+            seconds = time.perf_counter() - t0
+            if done.returncode != 0:
+                raise RuntimeError(f"{side} ingest failed: {done.stderr[-1500:]}")
+            chunks = json.loads(done.stdout.strip().splitlines()[-1])["chunks"]
+            row[side] = {"chunks": chunks, "seconds": round(seconds, 3), "chars_per_s": round(chars / seconds, 1)}
+        row["ratio"] = round(row["ours"]["chars_per_s"] / row["plain"]["chars_per_s"], 3) if "plain" in row else None
+        return row
 
     def retrieval(self, results: dict) -> None:
         """Hybrid retrieval latency (query embedding, Chroma, BM25, fusion) at each corpus size."""

@@ -35,7 +35,7 @@ def embedder(settings: EmbedSettings) -> "BaseEmbedding":
             from index.embedding import load_embedder
 
             _embedders.clear()  # one embedding model per process: it is the same weights
-            _embedders[settings] = load_embedder(settings.threads)
+            _embedders[settings] = load_embedder(settings.threads, backend=settings.backend, cache_dir=settings.cache_dir)
         return _embedders[settings]
 
 

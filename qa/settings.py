@@ -49,7 +49,14 @@ class StoreSettings(_Group):
 
 
 class EmbedSettings(_Group):
+    """The bundled embedding model: which runtime runs it, on how many threads."""
+
     threads: int = Field(default_factory=_threads, ge=1)
+    # "onnx": ONNX Runtime, float32, the same vectors as torch, no torch imported; "onnx-int8": int8
+    # weights, faster, vectors within a cosine of about 0.98 (docs/performance.md); "torch":
+    # sentence-transformers. The ONNX file is exported once into `cache_dir` (`qa model` does it ahead).
+    backend: Literal["onnx", "onnx-int8", "torch"] = "onnx"
+    cache_dir: Path = Field(default_factory=lambda: cache_home() / "embed")
 
 
 class AnswerSettings(_Group):
