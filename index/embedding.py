@@ -2,8 +2,8 @@
 
 Two runtimes give the same model: ONNX Runtime (`index.onnx_embedding`, exported once into the
 cache; no torch in the process) and torch through sentence-transformers (llama-index's
-HuggingFaceEmbedding). `QA_EMBED_BACKEND` chooses: "onnx" (float32, the same vectors as torch),
-"onnx-int8" (int8 weights) or "torch".
+HuggingFaceEmbedding). `QA_EMBED_BACKEND` chooses: "onnx-int8" (int8 weights, the default),
+"onnx" (float32, the same vectors as torch) or "torch".
 """
 
 import os
@@ -17,11 +17,11 @@ if TYPE_CHECKING:
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # the model truncates beyond this many word pieces, [CLS] and [SEP] included
-BACKENDS = ("onnx", "onnx-int8", "torch")
+BACKENDS = ("onnx-int8", "onnx", "torch")
 
 
 def load_embedder(
-    threads: int, batch_size: int = 32, backend: str = "onnx", cache_dir: Path | None = None, progress: bool = True
+    threads: int, batch_size: int = 32, backend: str = "onnx-int8", cache_dir: Path | None = None, progress: bool = True
 ) -> "BaseEmbedding":
     """Load the model from its installed package: no network, no download.
 

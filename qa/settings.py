@@ -52,10 +52,11 @@ class EmbedSettings(_Group):
     """The bundled embedding model: which runtime runs it, on how many threads."""
 
     threads: int = Field(default_factory=_threads, ge=1)
-    # "onnx": ONNX Runtime, float32, the same vectors as torch, no torch imported; "onnx-int8": int8
-    # weights, faster, vectors within a cosine of about 0.98 (docs/performance.md); "torch":
-    # sentence-transformers. The ONNX file is exported once into `cache_dir` (`qa model` does it ahead).
-    backend: Literal["onnx", "onnx-int8", "torch"] = "onnx"
+    # "onnx-int8": ONNX Runtime with int8 weights, about twice as fast as float32, vectors at a cosine
+    # of 0.98 to 1 with torch's, retrieval as good (docs/performance.md); "onnx": float32, the same
+    # vectors as torch; neither imports torch. "torch": sentence-transformers. The ONNX files are
+    # exported once into `cache_dir` (`qa model` does it ahead, or the first load).
+    backend: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"
     cache_dir: Path = Field(default_factory=lambda: cache_home() / "embed")
 
 
