@@ -158,16 +158,11 @@ def _ask(args, settings) -> int:
     events = qa.stream(args.question, settings=settings) if server is None else _ask_server(server, args.question, settings)
     if server and not args.json:
         print(f"(answered by the running server at {server}; --local to load the models here instead)", flush=True)
-    warming = _warm_up(settings, quiet=True) if server is None and settings.llm.mode == "llamacpp" else None
-    try:
-        for event in events:
-            if isinstance(event, str) and live:
-                print(event, end="", flush=True)
-            elif isinstance(event, qa.Answer):
-                answer = event
-    finally:
-        if warming is not None:
-            warming.join()  # never leave the model half-read at exit
+    for event in events:
+        if isinstance(event, str) and live:
+            print(event, end="", flush=True)
+        elif isinstance(event, qa.Answer):
+            answer = event
     if args.json:
         print(json.dumps({**answer.to_json(), **({"server": server} if server else {})}, ensure_ascii=False))
         return 1 if answer.error else 0
@@ -221,29 +216,25 @@ def _ui(args, settings) -> int:
     return 0
 
 
-def _warm_up(settings, quiet: bool = False):
+def _warm_up(settings) -> None:
     """While the server starts, load the language model and have it read its instructions (a thread).
 
     The first question then waits for neither. A failure here is only a note: the first question
-    reports it as usual. `qa ask` does the same while it opens the store and searches (`quiet`: it
-    reports a failure itself, and a missing index is found by the question, not here).
+    reports it as usual.
     """
     import threading
 
     import qa
 
-    pipeline = None if quiet else qa.load(settings)  # a missing index is an error now, not in the thread
+    pipeline = qa.load(settings)  # a missing index is an error now, not in the thread
 
     def warm() -> None:
         try:
-            (pipeline or qa.load(settings)).warm()
+            pipeline.warm()
         except Exception as e:  # noqa: BLE001 - reported again, in full, by the first question
-            if not quiet:
-                print(f"note: the language model was not loaded ahead: {e}", file=sys.stderr)
+            print(f"note: the language model was not loaded ahead: {e}", file=sys.stderr)
 
-    thread = threading.Thread(target=warm, name="warm-up", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=warm, name="warm-up", daemon=True).start()
 
 
 def api_routes(settings) -> list:
