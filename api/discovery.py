@@ -63,7 +63,7 @@ def _alive(pid: int) -> bool:
 
 def find(settings: Settings, timeout: float = 1.0) -> str | None:
     """The /v1 address of a live server answering as `settings` would, or None. Stale files are removed."""
-    want = _key(settings)
+    want, candidates = _key(settings), []
     for path in sorted(folder().glob("*.json")) if folder().is_dir() else []:
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
@@ -73,13 +73,13 @@ def find(settings: Settings, timeout: float = 1.0) -> str | None:
             continue
         if not _alive(entry["pid"]):
             path.unlink(missing_ok=True)
-            continue
-        if {k: entry.get(k) for k in want} != want:
-            continue
+        elif {k: entry.get(k) for k in want} == want:
+            candidates.append(entry["url"])
+    for url in candidates:
         try:
-            with urllib.request.urlopen(f"{entry['url']}/health", timeout=timeout) as r:
+            with urllib.request.urlopen(f"{url}/health", timeout=timeout) as r:
                 if r.status == 200:
-                    return entry["url"]
+                    return url
         except (OSError, urllib.error.URLError):
             continue
     return None
