@@ -8,7 +8,8 @@ only) into the cache, keyed by the model's files, so a changed model is exported
 
 The graph ends with the model's own mean pooling and L2 normalisation, so its output is the
 sentence embedding. Texts are tokenized by `tokenizers` (the model's tokenizer.json), sorted by
-length so that a batch carries little padding, and embedded on `threads` threads; a few texts (a
+length so that a batch carries little padding (float32; the int8 model embeds one text per run, so
+that a text's vector never depends on its batch), and embedded on `threads` threads; a few texts (a
 question, an answer's sentences) on one thread, where more threads only wait on each other.
 """
 
@@ -180,7 +181,10 @@ class OnnxEmbedding(BaseEmbedding):
         encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), 0), dtype=np.float32)
-        step = max(1, self.embed_batch_size)
+        # int8: one text per run. Its activations are quantised with one scale per run, so a text
+        # embedded beside others would get a vector that depends on them (up to 0.02 per element);
+        # alone it is always the same, and as fast here (no padding).
+        step = 1 if self._file.name == FILES[True] else max(1, self.embed_batch_size)
         for at in range(0, len(order), step):
             rows = order[at : at + step]
             width = max(len(encodings[i].ids) for i in rows)
