@@ -38,4 +38,7 @@ def test_ask_uses_the_running_server_of_the_same_store(seed_settings, tmp_path):
 
             other = run_qa("ask", OFF_TOPIC, store_dir=store, collection=collection, QA_ANSWER_TOP_K="2", **env)
             assert other.returncode == 0 and "running server" not in other.stdout  # other settings: answered here
-        assert not list(servers.glob("*.json"))  # the server's announcement went with it
+        # the server is gone: its announcement is not followed (and is removed, if it outlived it)
+        after = run_qa("ask", OFF_TOPIC, store_dir=store, collection=collection, **env)
+        assert after.returncode == 0 and "running server" not in after.stdout
+        assert not list(servers.glob("*.json"))
