@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the answer and its sources as JSON")
     p.add_argument("--short", action="store_true", help="answer with only the phrase that answers (env QA_ANSWER_STYLE=short)")
+    p.add_argument("--local", action="store_true",
+                   help="load the models here even when a running qa ui / qa serve of the same store could answer")
     store_options(p)
 
     p = sub.add_parser("ui", help="serve the web chat (and the OpenAI-compatible API under /v1)")
@@ -51,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mcp", help="serve the documents to an MCP client over stdio")
     store_options(p)
 
-    sub.add_parser("model", help="check the CPU, assemble and verify the bundled language model; print its path")
+    sub.add_parser("model", help="check the CPU, assemble and verify the bundled language model, export the embedding model to ONNX; print the path")
 
     p = sub.add_parser("eval", help="run the eval suite against reference answers")
     from eval.cli import add_arguments
@@ -152,13 +154,17 @@ def _ask(args, settings) -> int:
 
     live = sys.stdout.isatty() and not args.json
     answer = None
-    for event in qa.stream(args.question, settings=settings):
+    server = None if args.local else _running_server(settings)
+    events = qa.stream(args.question, settings=settings) if server is None else _ask_server(server, args.question, settings)
+    if server and not args.json:
+        print(f"(answered by the running server at {server}; --local to load the models here instead)", flush=True)
+    for event in events:
         if isinstance(event, str) and live:
             print(event, end="", flush=True)
         elif isinstance(event, qa.Answer):
             answer = event
     if args.json:
-        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        print(json.dumps({**answer.to_json(), **({"server": server} if server else {})}, ensure_ascii=False))
         return 1 if answer.error else 0
     if live:
         print("\n")
@@ -180,10 +186,33 @@ def _ask(args, settings) -> int:
     return 0
 
 
+def _running_server(settings) -> str | None:
+    """The /v1 address of a live `qa ui` or `qa serve` over the same store with the same settings, if any."""
+    from api.discovery import find
+
+    return find(settings)
+
+
+def _ask_server(url: str, question: str, settings):
+    import qa
+    from api.discovery import ask
+
+    try:
+        yield from ask(url, question, settings)
+    except (OSError, ValueError) as e:  # urllib's errors are OSErrors; ValueError: a body that is not the API's JSON
+        error = f"the running server at {url} did not answer ({e}); ask with --local to load the models here"
+        yield qa.Answer(question=question, text=error, refused=False, sources=[], passages=[], error=error)
+
+
 def _ui(args, settings) -> int:
     from ui.app import serve
 
-    serve(settings, routes=api_routes(settings), on_start=lambda: _warm_up(settings))
+    routes = api_routes(settings)
+    if routes:
+        from api.discovery import register
+
+        register(settings)  # `qa ask` on the same store asks this server rather than load the models again
+    serve(settings, routes=routes, on_start=lambda: _warm_up(settings))
     return 0
 
 
@@ -219,10 +248,12 @@ def api_routes(settings) -> list:
 
 
 def _serve(args, settings) -> int:
+    from api.discovery import register
     from api.server import check_bind, serve
 
     check_bind(settings)
     _warm_up(settings)
+    register(settings)  # `qa ask` on the same store asks this server rather than load the models again
     serve(settings)
     return 0
 
@@ -247,11 +278,13 @@ def _bench(args, settings) -> int:
 
 
 def _model(args, settings) -> int:
+    from qa import components
     from qa.cpu import check_cpu
     from qa.model_file import resolve_model
 
     check_cpu()
     print(resolve_model(settings.llm.model_path, settings.llm.cache_dir))
+    components.embedder(settings.embed)  # the ONNX backends export the model once, here rather than at first use
     return 0
 
 

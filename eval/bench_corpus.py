@@ -50,6 +50,20 @@ def write_xquad(folder: Path) -> Path | None:
     return write_documents(folder, {f"{i:04d}.txt": p for i, p in enumerate(paragraphs)})
 
 
+def write_xquad_copies(folder: Path, copies: int = 4) -> Path | None:
+    """XQuAD's 48 articles (240 paragraphs, one file each) written `copies` times: about 750,000 characters.
+
+    One file per paragraph, as the `xquad` corpus: llama-index's default chunks (1,024 tokens) then
+    hold one paragraph each (about 200 tokens), within the model's 256. Whole articles in one file
+    would give chunks the model truncates, so the plain pipeline would embed only part of the text.
+    """
+    paragraphs = xquad_paragraphs()
+    if not paragraphs:
+        return None
+    docs = {f"{copy}-{i:04d}.txt": p for copy in range(1, copies + 1) for i, p in enumerate(paragraphs)}
+    return write_documents(folder, docs)
+
+
 def write_generated(folder: Path, chunks: int, seed: int = 0) -> Path:
     """About `chunks` chunks of real text: paragraphs drawn at random into new documents."""
     paragraphs = xquad_paragraphs() or seed_paragraphs()
@@ -79,7 +93,8 @@ class HashedEmbedder:
 
     def __init__(self, real) -> None:
         self._real = real
-        self._model = real._model  # the tokenizer the chunker counts with
+        self.token_ids = getattr(real, "token_ids", None)  # the tokenizer the chunker counts with (ONNX)
+        self._model = getattr(real, "_model", None)  # (torch)
 
     def get_text_embedding_batch(self, texts: list[str], **_) -> list[list[float]]:
         out = np.zeros((len(texts), 384), dtype=np.float32)

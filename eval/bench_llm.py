@@ -161,6 +161,7 @@ def cold_start(settings, question: str, timeout: float = 300) -> dict:
         "process_s": round(total, 3),
         "imports_s": round(import_us / 1e6, 3),
         "imports_gradio": any(line.split("|")[2].strip() == "gradio" for line in lines),
+        "imports_torch": any(line.split("|")[2].strip() == "torch" for line in lines),
     }
 
 

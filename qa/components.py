@@ -45,7 +45,7 @@ def embedder(settings: EmbedSettings) -> "BaseEmbedding":
             else:
                 from index.embedding import load_embedder
 
-                _embedders[settings] = load_embedder(settings.threads)
+                _embedders[settings] = load_embedder(settings.threads, backend=settings.backend, cache_dir=settings.cache_dir)
         return _embedders[settings]
 
 

@@ -32,6 +32,11 @@ def test_quick_bench_writes_a_well_formed_results_file(tmp_path):
         assert again["embedded"] == 0 and again["chunks"] == row["ours"]["chunks"]  # nothing re-embedded
         assert _positive(again["seconds"]) and 0 < again["share"]
     assert results["ingest"]["200"]["ours"]["chunks"] >= 100  # the generated corpus is about the size asked
+    whole = results["ingest_process"]["seed"]  # `qa index` and the plain pipeline as whole processes
+    assert whole["characters"] > 1000 and whole["documents"] >= 1
+    for side in ("ours", "plain"):
+        assert _positive(whole[side]["chunks"]) and _positive(whole[side]["seconds"]) and _positive(whole[side]["chars_per_s"])
+    assert _positive(whole["ratio"]) and "| whole process |" in run.stdout
     assert {"seed", "gen-200"} <= set(results["retrieval"])
     for row in results["retrieval"].values():
         assert _positive(row["p50_ms"]) and row["p95_ms"] >= row["p50_ms"] and row["queries"] == 10
