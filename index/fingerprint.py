@@ -4,7 +4,8 @@ A name proves little (the same weights are "all-MiniLM-L6-v2" in one server and 
 another; two servers may give one name to different models), so the collection keeps the vectors of
 `SENTENCES` too. Another embedder is accepted when its vectors of those sentences point the same way
 (cosine >= `TOLERANCE` for each): the same model served by infinity or in this process differs by
-rounding only, a different model is far below.
+rounding only, or by its int8 weights (the default ONNX backend: 0.987 to 1 with torch's vectors,
+measured), and a different model is far below.
 """
 
 import json
@@ -24,7 +25,7 @@ SENTENCES = (
     "Photosynthesis turns light, water and carbon dioxide into sugar.",
     "How many goals did the team score in the second half?",
 )
-TOLERANCE = 0.99
+TOLERANCE = 0.97
 NAME, DIM, VECTORS = "embed_model", "embed_dim", "embed_fingerprint"
 _seen: dict[int, tuple[weakref.ref, np.ndarray]] = {}  # id(embedder) -> its vectors of SENTENCES, once per process
 
