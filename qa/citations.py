@@ -84,6 +84,19 @@ def names(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall(text) if w[0].isupper() and w.lower() not in _STOP | _NUMBER_WORDS}
 
 
+def _named(name: str, words: set[str]) -> bool:
+    """`words` hold `name`, or the same name with an ending of at most two letters more or less:
+    "Russia" in "Russian forces", "Korean" in "South Korea" (not "Austria" in "Australia")."""
+    if name in words:
+        return True
+    if len(name) < 5:
+        return False
+    return any(
+        abs(len(w) - len(name)) <= 2 and min(len(w), len(name)) >= 5 and (w.startswith(name) or name.startswith(w))
+        for w in words
+    )
+
+
 def given_names(text: str, known: set[str]) -> set[str]:
     """Names of `text` that lead another name ("Alexander" of "Alexander Grushko") and that `known` holds.
 
@@ -178,7 +191,7 @@ def _support(
             continue
         semantic = float(similarity[j])
         alone = (lexical >= LEXICAL_MIN or semantic >= SEMANTIC_MIN) and nums <= facts[j].numbers
-        alone = alone and proper <= facts[j].names
+        alone = alone and all(_named(n, facts[j].names) for n in proper)
         alone = alone and (not nums or any(nums <= a.numbers and (not a.names or a.names & proper) for a in anchors[j]))
         scored.append(((lexical + semantic) / 2 - (PAIR_PENALTY if span.pair else 0.0), j, alone))
     scored.sort(reverse=True)
@@ -206,7 +219,9 @@ def _support(
                 continue  # each passage must add something of its own, and more than a name: the claim's content
             if any(nums & f.numbers and not (words - nums) & f.words for f in (fa, fb)):
                 continue  # a number counts only beside a word of the claim ("3 hours" is not "three years" + "hours")
-            if len(covered) / len(words) >= LEXICAL_MIN and nums <= fa.numbers | fb.numbers and proper <= fa.names | fb.names:
+            if len(covered) / len(words) >= LEXICAL_MIN and nums <= fa.numbers | fb.numbers and all(
+                _named(n, fa.names | fb.names) for n in proper
+            ):
                 pairs.append((len(covered) / len(words), a, b))
     if not pairs:
         return []

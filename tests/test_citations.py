@@ -174,3 +174,14 @@ def test_an_answer_about_what_the_question_asks_but_no_passage_mentions_is_not_s
     _, sentences, sources = cite("Unarmed observers can only be discussed after a peace agreement is achieved.",
                                  ps, embed, answerable)  # fmt: skip
     assert [s.id for s in sources] == ["offer"]
+
+
+def test_a_country_named_by_its_adjective_in_the_passage_is_the_same_name():
+    """"Russia" in the answer, "Russian forces" in the passage: the claim is held (a right answer was refused for it)."""
+    text = ("Putin expressed concerns that Ukraine seeks a ceasefire due to Russian forces gaining almost full "
+            "control of the Kursk region.")  # fmt: skip
+    ps = [Source(id="kursk", document="seed.txt", text=text, start=0, end=len(text), score=0.5)]
+    _, sentences, sources = cite("Russia says Russian forces almost fully control the Kursk region.", ps, embed)
+    assert [s.id for s in sources] == ["kursk"] and sentences[0].supported
+    _, sentences, sources = cite("Austria says Russian forces almost fully control the Kursk region.", ps, embed)
+    assert sources == []
