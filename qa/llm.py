@@ -167,7 +167,7 @@ def _save_prefix(model, n_tokens: int) -> tuple[bytes, list[int]]:
     size = llama_cpp.llama_state_get_size(model._ctx.ctx)
     buffer = (ctypes.c_uint8 * size)()
     used = llama_cpp.llama_state_get_data(model._ctx.ctx, buffer, size)
-    return bytes(buffer[:used]), tokens
+    return ctypes.string_at(buffer, used), tokens
 
 
 def _load_prefix(model, saved: tuple[bytes, list[int]]) -> None:
