@@ -27,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--docs", type=Path, help="for a .jsonl set: the folder its support phrases come from")
     p.add_argument("--sample", type=int, metavar="N", help="evaluate N questions drawn at random (fixed seed)")
     p.add_argument("--seed", type=int, default=0, help="random seed of --sample (default 0)")
+    p.add_argument("--balanced", action="store_true", help="--sample half answerable, half unanswerable questions")
     p.add_argument("--ids", help="comma-separated question ids to evaluate")
     p.add_argument("--gate", action="store_true", help="the CI subset of the seed set, checked against the thresholds")
     p.add_argument("--short", action="store_true", help="short answers: only the phrase that answers (QA_ANSWER_STYLE)")
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace, settings, llm=None) -> int:
     if args.sample is not None:
         if args.sample < 1:
             raise EvalError("--sample must be at least 1")
-        refs = references.sample(refs, args.sample, args.seed)
+        refs = references.sample(refs, args.sample, args.seed, args.balanced)
     name = f"{refset.name}-gate" if args.gate else refset.name
     runs = args.out or runs_folder()
     settings = settings.with_(store={"dir": args.store or runs / "store", "collection": args.collection or f"eval-{refset.name}"})
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace, settings, llm=None) -> int:
         "seconds": round(time.perf_counter() - t0, 1),
         "sample": args.sample,
         "seed": args.seed,
+        "balanced": args.balanced,
         "retrieval_only": args.retrieval_only,
         "replay": str(args.replay) if args.replay else None,
         "selection": _selection(refs),

@@ -204,3 +204,30 @@ def aggregate(rows: list[dict]) -> dict:
         out[f"{t}_p95"] = percentile(values, 95)
     out["baseline"] = {m: _mean(r["bm25"][m] for r in with_gold) for m in BASELINE}
     return out
+
+
+def refusal_curve(rows: list[dict], step: float = 0.02) -> list[tuple[float, float, float]]:
+    """(threshold, unanswerable refused, answerable refused) of a run as the answerhood threshold moves.
+
+    An answer refused before the check (retrieval, the model, no support) stays refused at every
+    threshold; a checked one is refused below it; one answered unchecked is never refused.
+    """
+    asked = [r for r in rows if r["refused"] is not None]
+
+    def refused(r: dict, t: float) -> bool:
+        check = r.get("check") or {}
+        if check.get("probability") is not None:
+            return check["probability"] < t
+        return bool(r["refused"])
+
+    points = []
+    for i in range(int(round(1 / step)) + 1):
+        t = round(i * step, 4)
+        share = [_mean(float(refused(r, t)) for r in asked if r["answerable"] is a) for a in (False, True)]
+        points.append((t, float("nan") if share[0] is None else share[0], float("nan") if share[1] is None else share[1]))
+    return points
+
+
+def check_threshold(rows: list[dict]) -> float | None:
+    """The answerhood threshold a run used (None when nothing was checked)."""
+    return next((r["check"]["threshold"] for r in rows if (r.get("check") or {}).get("probability") is not None), None)

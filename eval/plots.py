@@ -86,3 +86,41 @@ def latency_histograms(timings: dict[str, Sequence[float]], title: str, bins: in
             body.append(f"<text x='{x + 3:.1f}' y='{y0 + 12 + (q == 95) * 12}' {FONT} font-size='10' fill='{colour}'>"
                         f"p{q} {v:.2f} s</text>")  # fmt: skip
     return _svg(width, 10 + panel * max(1, len(shown)), body, title)
+
+
+CURVE_COLOURS = ("#2563eb", "#f59e0b", "#16a34a", "#dc2626", "#7c3aed", "#0891b2")
+
+
+def tradeoff_curves(curves: dict[str, Sequence[tuple[float, float, float]]], threshold: float, title: str) -> str:
+    """Refusal trade-off: x = answerable refused, y = unanswerable refused, one curve per set as the
+    threshold moves, the operating point (`threshold`) ringed on each."""
+    width, height, left, top, plot = 560, 420, 60, 40, 320
+    body = [f"<text x='{left}' y='20' {FONT} font-weight='bold'>{escape(title)}</text>"]
+    for t in (0, 0.25, 0.5, 0.75, 1):
+        x, y = left + plot * t, top + plot * (1 - t)
+        body.append(f"<line x1='{x}' y1='{top}' x2='{x}' y2='{top + plot}' stroke='#e5e7eb'/>")
+        body.append(f"<line x1='{left}' y1='{y}' x2='{left + plot}' y2='{y}' stroke='#e5e7eb'/>")
+        body.append(f"<text x='{x}' y='{top + plot + 16}' text-anchor='middle' {FONT} fill='#6b7280'>{t:g}</text>")
+        body.append(f"<text x='{left - 6}' y='{y + 4}' text-anchor='end' {FONT} fill='#6b7280'>{t:g}</text>")
+    body.append(f"<text x='{left + plot / 2}' y='{top + plot + 34}' text-anchor='middle' {FONT}>answerable refused</text>")
+    body.append(f"<text x='16' y='{top + plot / 2}' text-anchor='middle' {FONT} "
+                f"transform='rotate(-90 16 {top + plot / 2})'>unanswerable refused</text>")  # fmt: skip
+    for i, (name, points) in enumerate(curves.items()):
+        colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
+        shown = [(t, u, a) for t, u, a in points if u == u and a == a]  # NaN: the set has no such questions
+        legend_y = top + 14 + 18 * i
+        body.append(f"<rect x='{left + plot + 20}' y='{legend_y - 10}' width='12' height='12' fill='{colour}'/>")
+        body.append(f"<text x='{left + plot + 36}' y='{legend_y}' {FONT}>{escape(name)}</text>")
+        if not shown:
+            continue
+        path = " ".join(f"{left + plot * a:.1f},{top + plot * (1 - u):.1f}" for _, u, a in shown)
+        body.append(f"<polyline points='{path}' fill='none' stroke='{colour}' stroke-width='2'/>")
+        t, u, a = min(shown, key=lambda p: abs(p[0] - threshold))
+        body.append(f"<circle cx='{left + plot * a:.1f}' cy='{top + plot * (1 - u):.1f}' r='6' fill='none' "
+                    f"stroke='{colour}' stroke-width='2'><title>{escape(name)} at threshold {t:.2f}: "
+                    f"unanswerable refused {u:.2f}, answerable refused {a:.2f}</title></circle>")  # fmt: skip
+        body.append(f"<text x='{left + plot * a + 9:.1f}' y='{top + plot * (1 - u) + 4:.1f}' {FONT} font-size='10' "
+                    f"fill='{colour}'>{u:.2f} / {a:.2f}</text>")  # fmt: skip
+    body.append(f"<text x='{left + plot + 20}' y='{top + 30 + 18 * len(curves)}' {FONT} font-size='10' fill='#6b7280'>"
+                f"ringed: threshold {threshold:.2f}</text>")  # fmt: skip
+    return _svg(width, height, body, title)

@@ -156,10 +156,19 @@ def load_squad(path: Path) -> ReferenceSet:
     return ReferenceSet(slug(Path(path).stem), refs, documents, source=str(path))
 
 
-def sample(refs: list[Reference], n: int | None, seed: int = 0) -> list[Reference]:
-    """A fixed random sample of `n` questions (all when `n` is None or too large), in file order."""
+def sample(refs: list[Reference], n: int | None, seed: int = 0, balanced: bool = False) -> list[Reference]:
+    """A fixed random sample of `n` questions (all when `n` is None or too large), in file order.
+
+    `balanced`: half answerable, half unanswerable (as far as the set has them)."""
     if n is None or n >= len(refs):
         return list(refs)
+    if balanced:
+        rng = random.Random(seed)
+        chosen = set()
+        for answerable, want in ((True, n - n // 2), (False, n // 2)):
+            pool = [i for i, r in enumerate(refs) if r.answerable is answerable]
+            chosen |= set(rng.sample(pool, min(want, len(pool))))
+        return [r for i, r in enumerate(refs) if i in chosen]
     chosen = set(random.Random(seed).sample(range(len(refs)), n))
     return [r for i, r in enumerate(refs) if i in chosen]
 

@@ -34,6 +34,20 @@ def recorded_texts(rows: Sequence[dict]) -> dict[str, str]:
     return texts
 
 
+_MODEL_SCORES = ("judge", "doubt", "judge_mass", "answer_mean_logprob", "answer_min_logprob", "refusal_first_logprob")
+
+
+def recorded_checks(rows: Sequence[dict]) -> dict[str, dict]:
+    """question -> the model's scores recorded by the answerhood check (the rest is recomputed)."""
+    checks = {}
+    for row in rows:
+        check = row.get("check")
+        if check and check.get("method") != "none":
+            scores = {k: v for k, v in check["scores"].items() if k in _MODEL_SCORES}
+            checks[_key(row["question"])] = {**scores, "method": check["method"]}
+    return checks
+
+
 def _key(question: str) -> str:
     """The question as the prompt holds it: the pipeline collapses its whitespace."""
     return " ".join(question.split())
@@ -43,6 +57,7 @@ class RecordedLLM(CustomLLM):
     """Answers each question with the text recorded for it; a question it has no record of is an error."""
 
     texts: dict[str, str]
+    checks: dict[str, dict] = {}
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -53,6 +68,11 @@ class RecordedLLM(CustomLLM):
         if not asked or _key(asked[-1]) not in self.texts:
             raise EvalError(f"no recorded answer for the question {asked[-1] if asked else prompt[-80:]!r}")
         return self.texts[_key(asked[-1])]
+
+    def judge(self, messages: Sequence, answer: str) -> dict | None:
+        """The answerhood scores recorded for the question (qa.llm.Generator.judge asks for them)."""
+        asked = _QUESTION.findall(messages[-1].content)
+        return self.checks.get(_key(asked[-1])) if asked else None
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
@@ -68,4 +88,4 @@ def load(path: Path) -> RecordedLLM:
     rows = read_rows(path)
     if rows[0].get("answer") is None and rows[0].get("refusal") != "retrieval":
         raise EvalError(f"{path} holds no model answers (a --retrieval-only run?)")
-    return RecordedLLM(texts=recorded_texts(rows))
+    return RecordedLLM(texts=recorded_texts(rows), checks=recorded_checks(rows))

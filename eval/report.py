@@ -134,6 +134,7 @@ def render(summary: dict, rows: list[dict], previous: dict | None = None) -> str
         metrics_table(m, previous),
         "<p class='meta'>Retrieval metrics rank the gold passage among the top 10 chunks; hit@k uses k = top_k, the "
         "passages the model sees. Answer and citation metrics are defined in docs/evaluation.md.</p>",
+        *_tradeoff(summary, rows),
         "<h2>Latency</h2>",
         plots.latency_histograms(timings, "latency distribution") if any(timings.values()) else "<p>no answers timed</p>",
         f"<h2>Failed questions ({len(failed)} of {len(rows)})</h2>",
@@ -148,6 +149,22 @@ def render(summary: dict, rows: list[dict], previous: dict | None = None) -> str
         + "".join(sections)
         + "</body></html>"
     )
+
+
+def _tradeoff(summary: dict, rows: list[dict]) -> list[str]:
+    from eval.metrics import check_threshold, refusal_curve
+
+    threshold = check_threshold(rows)
+    if threshold is None:
+        return []
+    curve = plots.tradeoff_curves({summary["set"]: refusal_curve(rows)}, threshold, "refusal trade-off of this run")
+    return [
+        "<h2>Refusal trade-off</h2>",
+        curve,
+        "<p class='meta'>As the answerhood threshold (qa.answerhood) moves from 0 to 1: the share of unanswerable "
+        "questions refused against the share of answerable ones refused. Refusals before the check count at every "
+        "threshold. Ringed: the threshold this run used.</p>",
+    ]
 
 
 def write(path: Path, summary: dict, rows: list[dict], previous: dict | None = None) -> Path:

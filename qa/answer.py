@@ -40,6 +40,24 @@ def highlight_segments(text: str, start: int, highlights: Iterable[tuple[int, in
     return pieces
 
 
+class Check(BaseModel):
+    """The answerhood check of one answer: passed or not, the probability, and the scores behind it."""
+
+    passed: bool
+    probability: float | None = None  # that the answer answers the question, from the fitted decision
+    threshold: float = 0.5
+    method: Literal["logprobs", "generated", "none"] = "none"  # how the model's judgement was read
+    scores: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        if self.method == "none":
+            return "not checked: the language model gives no scores"
+        verdict = "answers the question" if self.passed else "does not answer the question"
+        how = "" if self.method == "logprobs" else " (the server gives no log-probabilities: its yes/no was read)"
+        return f"{verdict}: p={self.probability:.2f}, threshold {self.threshold:.2f}{how}"
+
+
 class Answer(BaseModel):
     question: str
     query: str = ""  # what was searched: the question rewritten to stand alone in a conversation
@@ -51,10 +69,12 @@ class Answer(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)  # seconds: sources, first_token, total
     error: str | None = None  # the language model could not answer; `passages` still shows what was found
     # Why a refused answer was refused: no passage close enough ("retrieval"), the model said it does not
-    # know ("model"), or no passage supports what it wrote ("unsupported"); `draft` is what it wrote.
-    refusal: Literal["retrieval", "model", "unsupported"] | None = None
+    # know ("model"), no passage supports what it wrote ("unsupported"), or what it wrote does not answer
+    # the question (the answerhood "check"); `draft` is what it wrote.
+    refusal: Literal["retrieval", "model", "unsupported", "check"] | None = None
     draft: str | None = None
     context: list[str] = Field(default_factory=list)  # what the model read of each passage (qa.excerpts)
+    check: Check | None = None  # the answerhood check, for answers that got that far
 
     def to_json(self) -> dict:
         """The CLI's and the web API's shape."""
@@ -65,6 +85,7 @@ class Answer(BaseModel):
             "refused": self.refused,
             "refusal": self.refusal,
             "draft": self.draft,
+            "check": self.check and {**self.check.model_dump(), "reason": self.check.reason},
             "error": self.error,
             "sources": [
                 {k: s.model_dump()[k] for k in ("n", "document", "page", "text", "start", "end", "score", "highlights")}

@@ -7,6 +7,7 @@ capitalised name in the answer sentence is in that span. A sentence with no supp
 """
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -62,13 +63,18 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return trimmed
 
 
+_stemmers = threading.local()  # a PyStemmer object is not safe to share between threads
+
+
 def _stem(word: str) -> str:
-    """A crude stemmer, the same on both sides: "days" and "day", "attacks" and "attacking" meet."""
-    word = re.sub(r"['’]s$", "", word.lower())
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) - len(suffix) >= (3 if suffix == "s" else 4) and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+    """The Snowball English stem, as BM25 stems (index.keyword): "days" and "day", "attacks" and "attacking"
+    meet. A possessive is dropped first, whichever apostrophe it has."""
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    return stemmer.stemWord(re.sub(r"['’]s$", "", word.lower()))
 
 
 def content_words(text: str) -> set[str]:

@@ -140,6 +140,27 @@ class Generator:
             _load_prefix(model, self._prefix)
         return True
 
+    def judge(self, messages: "Sequence[ChatMessage]", answer: str, refusal: str) -> dict | None:
+        """The model's scores of its own `answer` to `messages` (see `qa.scoring`); None when it gives none.
+
+        A stand-in model (a test's fake, an eval replay) may bring its own `judge(messages, answer)`.
+        """
+        own = getattr(self.llm, "judge", None)
+        if callable(own):
+            return own(messages, answer)
+        from qa.scoring import judge_llama, judge_openai
+
+        model = self._llama()
+        with self._lock:
+            if model is not None:
+                return {**judge_llama(model, chatml(messages), answer, refusal), "method": "logprobs"}
+            if self.where and hasattr(self.llm, "_get_client"):
+                try:
+                    return judge_openai(self.llm._get_client(), self.llm.model, messages, answer)
+                except Exception:  # the answer stands unchecked; the trace says so
+                    return None
+        return None
+
     def _llama(self):
         """The llama.cpp object of an embedded model; None for a server."""
         model = getattr(self.llm, "_model", None)

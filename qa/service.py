@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from index import Source
+from qa import answerhood
 from qa.answer import Answer
-from qa.citations import cite
+from qa.citations import cite, content_words, sentence_spans
 from qa.errors import QuestionError
 from qa.excerpts import select
 from qa.guard import drop_instructions
 from qa.llm import Generator, LLMUnavailable
-from qa.prompt import build_messages, condense_messages, instructions
+from qa.prompt import REFUSAL, build_messages, condense_messages, instructions
 from qa.settings import AnswerSettings
 
 REFUSED = "I could not find the answer to this in the documents."
@@ -117,8 +118,9 @@ class Pipeline:
         excerpts = select(query, passages, self._embed, self.settings.context_tokens)
         timings["excerpts"] = time.perf_counter() - t0
         text = ""
+        messages = build_messages(query, excerpts, self.settings.style)
         try:
-            for delta in self._generator().stream(build_messages(query, excerpts, self.settings.style)):
+            for delta in self._generator().stream(messages):
                 timings.setdefault("first_token", time.perf_counter() - t0)
                 text += delta
                 yield delta
@@ -128,6 +130,10 @@ class Pipeline:
                          sources=[], passages=passages, timings=timings)  # fmt: skip
             return
         answer = self.finish(question, text.strip(), passages, query)
+        if not answer.refused and self.settings.check:
+            checked_at = time.perf_counter()
+            answer = self.check(answer, messages, text.strip())
+            timings["check"] = time.perf_counter() - checked_at
         timings["total"] = time.perf_counter() - t0
         answer.timings = timings
         answer.context = [e.text for e in excerpts]
@@ -155,11 +161,41 @@ class Pipeline:
             sentences=sentences,
         )
 
+    def check(self, answer: Answer, messages, text: str) -> Answer:
+        """Score whether `answer` answers its question (qa.answerhood); withdraw it when it does not."""
+        try:
+            judged = self._generator().judge(messages, text, REFUSAL)
+        except LLMUnavailable:
+            judged = None
+        judged = dict(judged or {})
+        method = str(judged.pop("method", "none"))
+        top = max((p.score for p in answer.passages), default=0.0)
+        held = [s.text[a - s.start : b - s.start] for s in answer.sources for a, b in s.highlights] or [s.text for s in answer.sources]
+        scores = answerhood.features(answer.query, text, held, top, judged)
+        threshold = self.settings.check_threshold
+        check = answerhood.decide(scores, method, answerhood.THRESHOLD if threshold is None else threshold)
+        if check.passed:
+            return answer.model_copy(update={"check": check})
+        refused = self._refused(answer.question, answer.query, answer.passages, {}, "check", text)
+        return refused.model_copy(update={"check": check})
+
     @staticmethod
     def _refused(
         question: str, query: str, passages: list[Source], timings: dict[str, float], why: str, draft: str | None = None
     ) -> Answer:
+        text = REFUSED if why == "retrieval" or not passages else f"{REFUSED} {nearby(query, passages[0])}"
         return Answer(
-            question=question, query=query, text=REFUSED, refused=True, sources=[], passages=passages,
+            question=question, query=query, text=text, refused=True, sources=[], passages=passages,
             timings=timings, refusal=why, draft=draft or None,
         )  # fmt: skip
+
+
+def nearby(query: str, passage: Source) -> str:
+    """What the closest passage does say, marked as not an answer: its sentence nearest the question."""
+    wanted = content_words(query)
+    spans = sentence_spans(passage.text) or [(0, len(passage.text))]
+    s, e = max(spans, key=lambda span: (len(wanted & content_words(passage.text[span[0] : span[1]])), -span[0]))
+    sentence = passage.text[s:e].strip()
+    if len(sentence) > 300:
+        sentence = sentence[:300].rsplit(" ", 1)[0] + " …"
+    return f"Not an answer, but the closest passage searched ({passage.document}) says: “{sentence}”"

@@ -90,6 +90,10 @@ class AnswerSettings(_Group):
     # About this many tokens of the passages' sentences that bear on the question go into the prompt
     # (qa.excerpts); reading the prompt is most of the wait for the first word. 0: whole passages.
     context_tokens: int = Field(200, ge=0)
+    # After citations, each answer is scored for whether it answers the question (qa.answerhood) and
+    # withdrawn when it does not. `check_threshold` replaces the fitted operating point: higher refuses more.
+    check: bool = True
+    check_threshold: float | None = Field(None, ge=0.0, le=1.0)
 
 
 class LLMSettings(_Group):

@@ -1,0 +1,98 @@
+"""Does the answer answer the question? A calibrated decision over a few scores, after citations.
+
+The citation check stops words no passage holds; it cannot stop a neighbouring fact given as the
+answer to a question the documents do not answer. So every cited answer is also scored:
+
+- `judge`: log P(yes) - log P(no) when the model, continuing the conversation, is asked whether the
+  passages state its answer to this exact question (qa.scoring, one forward pass, no sampling);
+- `doubt`: the same for the opposite question ("is your answer only a guess from a related fact?");
+- `answer_mean_logprob`, `refusal_first_logprob`: how sure the model was of its answer's tokens, and
+  how likely it was to refuse instead at the first token;
+- `type_match`: whether the answer is the kind of thing the question word asks for (a date for "when",
+  a number for "how many", a name for "who"): 1, 0, or 0.5 when the question word says nothing;
+- `coverage`: the share of the question's content words found in the cited sentences (the highlights):
+  a question written around a neighbouring fact often names something the answering sentence does not;
+- `retrieval`: the best passage's retrieval score.
+
+`WEIGHTS` and `BIAS` are a logistic regression fitted by `eval/fit_answerhood.py` on recorded eval runs
+(SQuAD 2.0, XQuAD and the seed set; the label is "the question is answerable from the documents");
+`THRESHOLD` is the operating point chosen there. Rerun that script to reproduce or refit them.
+"""
+
+import math
+import re
+
+from qa.answer import Check
+from qa.citations import content_words
+
+FEATURES = ("judge", "doubt", "answer_mean_logprob", "refusal_first_logprob", "type_match", "coverage", "retrieval")
+
+# Fitted by eval/fit_answerhood.py (see its docstring for the runs it read); a missing score takes its MEAN.
+WEIGHTS = {
+    "judge": 0.6,
+    "doubt": 0.0,
+    "answer_mean_logprob": 0.0,
+    "refusal_first_logprob": 0.0,
+    "type_match": 0.0,
+    "coverage": 0.0,
+    "retrieval": 0.0,
+}
+BIAS = -0.5
+MEANS = {
+    "judge": 2.0,
+    "doubt": 0.0,
+    "answer_mean_logprob": -0.3,
+    "refusal_first_logprob": -8.0,
+    "type_match": 0.7,
+    "coverage": 0.7,
+    "retrieval": 0.5,
+}
+THRESHOLD = 0.5
+
+
+_MONTHS = "january february march april may june july august september october november december"
+_DATE = re.compile(rf"\b(?:\d{{1,4}}(?:s)?|{'|'.join(_MONTHS.split())}|centur(?:y|ies)|decades?|years?)\b", re.I)
+_NUMBER = re.compile(
+    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?|several|many|few)\b",
+    re.I,
+)
+_NAME = re.compile(r"(?:^|\s)[A-Z][\w'’-]+")
+
+
+def type_match(question: str, answer: str) -> float:
+    """1 when the answer is the kind the question word asks for, 0 when not, 0.5 when it asks for no kind."""
+    q = question.lower()
+    if re.search(r"\b(?:when|what year|which year|what date|what century|what decade|how long ago)\b", q):
+        return float(bool(_DATE.search(answer)))
+    if re.search(r"\b(?:how many|how much|what percentage|what proportion|what number|how long|how old|how far)\b", q):
+        return float(bool(_NUMBER.search(answer)))
+    if re.search(r"\b(?:who|whom|whose)\b", q):
+        return float(bool(_NAME.search(answer)))
+    return 0.5
+
+
+def coverage(question: str, passages_text: str) -> float:
+    wanted = content_words(question)
+    return len(wanted & content_words(passages_text)) / len(wanted) if wanted else 1.0
+
+
+def features(question: str, answer: str, cited: list[str], retrieval: float, model: dict | None) -> dict[str, float]:
+    scores = {k: float(v) for k, v in (model or {}).items() if k in FEATURES and isinstance(v, int | float)}
+    scores["type_match"] = type_match(question, answer)
+    scores["coverage"] = coverage(question, " ".join(cited))
+    scores["retrieval"] = float(retrieval)
+    return scores
+
+
+def probability(scores: dict[str, float]) -> float:
+    z = BIAS + sum(w * scores.get(k, MEANS[k]) for k, w in WEIGHTS.items())
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+
+def decide(scores: dict[str, float], method: str, threshold: float = THRESHOLD) -> Check:
+    """The check of an answer from its scores; `method` "none" (no model scores) passes unchecked."""
+    if method == "none" or "judge" not in scores:
+        return Check(passed=True, method="none", scores=scores, threshold=threshold)
+    p = probability(scores)
+    return Check(passed=p >= threshold, probability=round(p, 4), method=method, scores=scores, threshold=threshold)
