@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa import Answer, Sentence, Settings, Source
+from qa import Answer, Check, Sentence, Settings, Source
 from qa.settings import cache_home
 
 
@@ -123,5 +123,5 @@ def _answer(question: str, text: str, extras: dict) -> Answer:
         question=question, query=extras.get("query") or question, text=text, refused=extras["refused"],
         refusal=extras.get("refusal"), sources=[p for p, r in zip(passages, extras["search_results"]) if r["supported"]],
         passages=passages, sentences=[Sentence(**s) for s in extras.get("sentences", [])],
-        timings=extras.get("timings", {}),
+        timings=extras.get("timings", {}), check=Check.model_validate(extras["check"]) if extras.get("check") else None,
     )  # fmt: skip

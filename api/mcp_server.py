@@ -52,7 +52,8 @@ class SearchResults(BaseModel):
 class CitedAnswer(BaseModel):
     text: str = Field(description="the answer, each supported sentence ending in [n] markers")
     refused: bool
-    refusal: str | None = Field(None, description="retrieval, model or unsupported")
+    refusal: str | None = Field(None, description="retrieval, model, unsupported or check")
+    check: str | None = Field(None, description="the answerhood check: whether the answer answers the question, and its score")
     query: str = Field(description="what was searched")
     sources: list[Passage] = Field(description="the cited passages; sources[n-1] is [n]")
     searched: list[Passage] = Field(description="every passage the answer was looked for in")
@@ -124,6 +125,7 @@ def build(settings: Settings, llm: "LLM | None" = None) -> "MCPServer":
         cited = {s.id for s in answer.sources}
         return CitedAnswer(
             text=answer.text, refused=answer.refused, refusal=answer.refusal, query=answer.query or answer.question,
+            check=answer.check.reason if answer.check else None,
             sources=[_passage(s, True) for s in answer.sources],
             searched=[_passage(p, p.id in cited) for p in answer.passages],
             timings={k: round(v, 4) for k, v in answer.timings.items()},

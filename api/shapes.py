@@ -90,6 +90,7 @@ def extras(answer: Answer, timings: dict[str, float]) -> dict[str, Any]:
         "search_results": search_results(answer),
         "refused": answer.refused,
         "refusal": answer.refusal,
+        "check": answer.check and {**answer.check.model_dump(), "reason": answer.check.reason},
         "query": answer.query or answer.question,
         "sentences": [s.model_dump() for s in answer.sentences],
         "timings": timings,

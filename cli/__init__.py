@@ -174,6 +174,8 @@ def _ask(args, settings) -> int:
             print(f"found: {p.document}, characters {p.start}-{p.end}, score {p.score:.2f}", file=sys.stderr)
         return 1
     print(answer.text)
+    if answer.check is not None:
+        print(f"\n(check: {answer.check.reason})")
     if answer.refused:
         searched = ", ".join(sorted({p.document for p in answer.passages})) or "nothing (the collection is empty)"
         print(f"\n(searched {len(answer.passages)} passages of: {searched})")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index import IndexReport, Source
-from qa.answer import Answer, Sentence, highlight_segments
+from qa.answer import Answer, Check, Sentence, highlight_segments
 from qa.errors import QuestionError, StoreError, UserError
 from qa.settings import AnswerStyle, Settings, get_settings
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from qa.service import Event, Pipeline
 
 __all__ = [
-    "Answer", "AnswerStyle", "IndexReport", "QuestionError", "Sentence", "Settings", "Source", "StoreError",
+    "Answer", "AnswerStyle", "Check", "IndexReport", "QuestionError", "Sentence", "Settings", "Source", "StoreError",
     "UserError", "add_files", "ask", "collections", "delete_collection", "get_settings", "highlight_segments", "index",
     "load", "open_store", "stream",
 ]  # fmt: skip

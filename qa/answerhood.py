@@ -3,9 +3,8 @@
 The citation check stops words no passage holds; it cannot stop a neighbouring fact given as the
 answer to a question the documents do not answer. So every cited answer is also scored:
 
-- `judge`: log P(yes) - log P(no) when the model, continuing the conversation, is asked whether the
-  passages state its answer to this exact question (qa.scoring, one forward pass, no sampling);
-- `doubt`: the same for the opposite question ("is your answer only a guess from a related fact?");
+- `judge`: log P(yes) - log P(no) when the model is shown the cited passages, the question and the
+  proposed answer and asked whether the passage states this answer to this question (qa.scoring);
 - `answer_mean_logprob`, `refusal_first_logprob`: how sure the model was of its answer's tokens, and
   how likely it was to refuse instead at the first token;
 - `type_match`: whether the answer is the kind of thing the question word asks for (a date for "when",
@@ -25,12 +24,11 @@ import re
 from qa.answer import Check
 from qa.citations import content_words
 
-FEATURES = ("judge", "doubt", "answer_mean_logprob", "refusal_first_logprob", "type_match", "coverage", "retrieval")
+FEATURES = ("judge", "answer_mean_logprob", "refusal_first_logprob", "type_match", "coverage", "retrieval")
 
 # Fitted by eval/fit_answerhood.py (see its docstring for the runs it read); a missing score takes its MEAN.
 WEIGHTS = {
     "judge": 0.6,
-    "doubt": 0.0,
     "answer_mean_logprob": 0.0,
     "refusal_first_logprob": 0.0,
     "type_match": 0.0,
@@ -40,7 +38,6 @@ WEIGHTS = {
 BIAS = -0.5
 MEANS = {
     "judge": 2.0,
-    "doubt": 0.0,
     "answer_mean_logprob": -0.3,
     "refusal_first_logprob": -8.0,
     "type_match": 0.7,

@@ -19,6 +19,7 @@ from qa.answer import Sentence
 LEXICAL_MIN = 0.6  # share of the sentence's content words found in the passage span
 SEMANTIC_MIN = 0.6  # cosine similarity, when at least LEXICAL_WITH_SEMANTIC of the words are shared
 LEXICAL_WITH_SEMANTIC = 0.25
+SAME_MEANING = 0.8  # cosine at which a span holds a claim even without sharing a word other than names
 MARGIN = 0.15  # cite every passage whose support is within this of the best one
 PAIR_PENALTY = 0.05  # prefer one sentence as the highlight unless two adjacent ones support clearly better
 
@@ -184,13 +185,14 @@ def _support(
     """
     words, nums, proper = sentence.words, sentence.numbers, sentence.names
     plain = words - {_stem(w) for w in _WORD.findall(text) if w[0].isupper()}  # the claim's words that are not names
+    content = plain - (asked.words if asked else set())  # and not the question's
     if not words:
         return []
     if words <= nums:
         keep = [j for j, f in enumerate(facts) if asked and (f.words & asked.words or len(f.names & asked.names) >= 2)]
         spans, facts, anchors = [spans[j] for j in keep], [facts[j] for j in keep], [anchors[j] for j in keep]
         similarity = similarity[keep]
-    scored = []
+    scored: list[tuple[float, int, bool, bool]] = []
     for j, span in enumerate(spans):
         lexical = len(words & facts[j].words) / len(words)
         if lexical < LEXICAL_WITH_SEMANTIC:
@@ -199,21 +201,26 @@ def _support(
         alone = (lexical >= LEXICAL_MIN or semantic >= SEMANTIC_MIN) and nums <= facts[j].numbers
         alone = alone and all(_named(n, facts[j].names) for n in proper)
         alone = alone and (not nums or any(nums <= a.numbers and (not a.names or a.names & proper) for a in anchors[j]))
-        scored.append(((lexical + semantic) / 2 - (PAIR_PENALTY if span.pair else 0.0), j, alone))
+        # Names are not the claim: a span sharing only them ("Moscow" of a drone attack on Moscow, for a claim
+        # about Moscow's demands) holds the claim only if it says nearly the same thing. Words the claim
+        # takes from the question are not its content ("Grushko is quoted in the article" for "Who is
+        # quoted in the article?": the name is the answer).
+        claimed = not content or bool(content & facts[j].words) or semantic >= SAME_MEANING
+        scored.append(((lexical + semantic) / 2 - (PAIR_PENALTY if span.pair else 0.0), j, alone, claimed))
     scored.sort(reverse=True)
-    best: dict[int, tuple[_Span, float]] = {}
-    for score, j, alone in scored:
-        if alone and spans[j].passage not in best:
-            best[spans[j].passage] = (spans[j], score)
+    best: dict[int, tuple[_Span, float, bool]] = {}
+    for score, j, alone, claimed in scored:
+        if alone and claimed and spans[j].passage not in best:
+            best[spans[j].passage] = (spans[j], score, claimed)
     if best:
-        top = max(score for _, score in best.values())
-        return [(p, span, score) for p, (span, score) in best.items() if score >= top - MARGIN]
+        top = max(score for _, score, _ in best.values())
+        return [(p, span, score) for p, (span, score, _) in best.items() if score >= top - MARGIN]
     if len(words) < 3 or offtopic:
         # A phrase is one fact: it is not pieced together from two passages. Nor is a claim that repeats
         # a word of the question no passage has ("When will the peace summit take place?" over a
         # document that never mentions a summit): joining two passages' words would invent its subject.
         return []
-    candidates = [j for _, j, _ in scored[:8]]
+    candidates = [j for _, j, _, _ in scored[:8]]
     pairs = []
     for a in candidates:
         for b in candidates:

@@ -140,8 +140,11 @@ class Generator:
             _load_prefix(model, self._prefix)
         return True
 
-    def judge(self, messages: "Sequence[ChatMessage]", answer: str, refusal: str) -> dict | None:
-        """The model's scores of its own `answer` to `messages` (see `qa.scoring`); None when it gives none.
+    def judge(
+        self, messages: "Sequence[ChatMessage]", answer: str, refusal: str, judgement: "Sequence[ChatMessage]"
+    ) -> dict | None:
+        """The model's scores of its own `answer` to `messages`, and its yes/no to the `judgement` prompt
+        (see `qa.scoring`); None when it gives none.
 
         A stand-in model (a test's fake, an eval replay) may bring its own `judge(messages, answer)`.
         """
@@ -153,10 +156,11 @@ class Generator:
         model = self._llama()
         with self._lock:
             if model is not None:
-                return {**judge_llama(model, chatml(messages), answer, refusal), "method": "logprobs"}
+                scores = judge_llama(model, chatml(messages), answer, refusal, chatml(judgement))
+                return {**scores, "method": "logprobs"}
             if self.where and hasattr(self.llm, "_get_client"):
                 try:
-                    return judge_openai(self.llm._get_client(), self.llm.model, messages, answer)
+                    return judge_openai(self.llm._get_client(), self.llm.model, judgement)
                 except Exception:  # the answer stands unchecked; the trace says so
                     return None
         return None

@@ -49,6 +49,25 @@ def instructions(style: str = "sentence") -> list["ChatMessage"]:
     return build_messages("", [], style)
 
 
+JUDGE = "Does the passage state this answer to this question? Reply yes or no."
+
+
+def judge_messages(question: str, answer: str, passages: Sequence[Source], style: str = "sentence") -> list["ChatMessage"]:
+    """The answerhood judgement (qa.scoring): the cited passages, the question and the proposed answer.
+
+    It begins with the answering instructions, which llama.cpp holds from the warm-up, so only the
+    passages, question and answer are read.
+    """
+    from llama_index.core.llms import ChatMessage, MessageRole
+
+    context = "\n\n".join(f"Passage from {p.document}:\n{p.text.strip()}" for p in passages)
+    return [
+        ChatMessage(role=MessageRole.SYSTEM, content=system(style)),
+        ChatMessage(role=MessageRole.USER, content=f"{context}\n\nQuestion: {question.strip()}\n"
+                    f"Proposed answer: {answer.strip()}\n\n{JUDGE}"),
+    ]  # fmt: skip
+
+
 CONDENSE = (
     "Rewrite the user's last question so that it can be understood without the conversation: "
     "replace pronouns and references with the names and subjects they stand for, and add the "

@@ -1,15 +1,19 @@
-"""The language model as a scorer, not a writer: log-probabilities read from forward passes.
+"""The language model as a scorer, not a writer: log-probabilities read from forward passes, nothing sampled.
 
-After an answer is written, the context already holds the instructions, the passages, the question
-and most of the answer. `judge_llama` re-reads only the answer and a short question to the model
-("does the passage state this answer?"), with logits kept for every position, so one pass gives:
-how sure the model was of each answer token, how likely a refusal was at the first token, and the
-probability of "yes" against "no" for the judgement; a second short pass asks the doubting question
-(`DOUBT`) after the same answer. Nothing is sampled. About 100-150 new tokens, 0.5-1 s here.
+Two passes after an answer is written (`judge_llama`):
 
-`judge_openai` asks an OpenAI-compatible server the same question as a continuation of the
-conversation (servers cache the shared start); it reads `logprobs` when the server returns them
-and falls back to the generated word when not, saying which in `method`.
+1. The answer again, after its own prompt (still in llama.cpp's cache, so only the answer's few
+   tokens are read), with the logits of every position kept: how sure the model was of each answer
+   token, and how likely the refusal was at the first one.
+2. The judgement: a short prompt of its own that begins with the same instructions (cached since
+   the warm-up) and holds the cited passages, the question and the proposed answer, asking whether
+   the passage states this answer to this question; the score is log P(yes) - log P(no) at the next
+   token. Asked as a continuation of the answering conversation instead ("is your answer correct?"),
+   the model agreed with itself: on SQuAD 2.0 questions that separated answerable from unanswerable
+   ones at an AUC of 0.60-0.65, against 0.77 for the separate prompt (docs/answerhood.md).
+
+`judge_openai` asks an OpenAI-compatible server the same judgement; it reads `logprobs` when the
+server returns them and falls back to the generated word when not, saying which in `method`.
 """
 
 from collections.abc import Sequence
@@ -20,14 +24,6 @@ import numpy as np
 if TYPE_CHECKING:
     from llama_index.core.llms import ChatMessage
 
-# Two questions to the model, one framed so that "yes" backs the answer and one so that "yes" doubts it:
-# a small model leans to "yes", and the two leanings partly cancel in the fitted decision.
-JUDGE = "Is your answer correct according to the passages above? Reply yes or no."
-DOUBT = (
-    "Is your answer only a guess from a related fact, because the passages above do not state the answer "
-    "to this exact question? Reply yes or no."
-)
-_TURN = "<|im_end|>\n<|im_start|>user\n{judge}<|im_end|>\n<|im_start|>assistant\n"
 _YES, _NO = ("yes", "Yes", "YES", " yes", " Yes"), ("no", "No", "NO", " no", " No")
 
 
@@ -47,45 +43,41 @@ def _logsumexp(values: np.ndarray) -> float:
     return top + float(np.log(np.exp(values - top).sum()))
 
 
-def judge_llama(model, prompt: str, answer: str, refusal: str) -> dict[str, float]:
-    """Scores of `answer` to the chat `prompt` (ending where the assistant speaks) by the llama.cpp `model`.
-
-    Leaves the model's context holding prompt + answer + judge question, so a later prompt that shares
-    the start still reuses it.
-    """
-    prompt_ids = model.tokenize(prompt.encode(), add_bos=False, special=True)
-    answer_ids = model.tokenize(answer.strip().encode(), add_bos=False, special=False) or prompt_ids[-1:]
-    judge_ids = model.tokenize(_TURN.format(judge=JUDGE).encode(), add_bos=False, special=True)
-    doubt_ids = model.tokenize(_TURN.format(judge=DOUBT).encode(), add_bos=False, special=True)
-    tokens = prompt_ids + answer_ids + judge_ids
-    held = model.n_tokens
-    same = 0
-    limit = min(held, len(prompt_ids) - 1)
+def _held(model, tokens: list[int], limit: int) -> int:
+    """How many of `tokens` (at most `limit`) the context already holds."""
+    same, limit = 0, min(model.n_tokens, limit)
     while same < limit and model.input_ids[same] == tokens[same]:
         same += 1
-    rows = _decode_all(model, tokens, same)  # rows[i] predicts tokens[same + i + 1]
-    first = len(prompt_ids) - 1 - same
+    return same
+
+
+def judge_llama(model, prompt: str, answer: str, refusal: str, judgement: str) -> dict[str, float]:
+    """Scores of `answer` to the chat `prompt` (ending where the assistant speaks) by the llama.cpp `model`;
+    `judgement` is the judging chat prompt (`qa.prompt.judge_messages`, as ChatML)."""
+    prompt_ids = model.tokenize(prompt.encode(), add_bos=False, special=True)
+    answer_ids = model.tokenize(answer.strip().encode(), add_bos=False, special=False) or prompt_ids[-1:]
+    tokens = prompt_ids + answer_ids
+    start = _held(model, tokens, len(prompt_ids) - 1)
+    rows = _decode(model, tokens, start)  # rows[i] predicts tokens[start + i + 1]
+    first = len(prompt_ids) - 1 - start
     answer_rows = _log_softmax(rows[first : first + len(answer_ids)])
     token_lp = answer_rows[np.arange(len(answer_ids)), answer_ids]
     refusal_ids = model.tokenize(refusal.encode(), add_bos=False, special=False)[:1]
-    last = _log_softmax(rows[-1:])[0]
-    yes_ids, no_ids = _ids(model, _YES), _ids(model, _NO)
-    yes, no = _logsumexp(last[yes_ids]), _logsumexp(last[no_ids])
-    answered = len(prompt_ids) + len(answer_ids)
-    doubt = _log_softmax(_decode_all(model, prompt_ids + answer_ids + doubt_ids, answered, last_only=True))[-1]
+
+    judge_ids = model.tokenize(judgement.encode(), add_bos=False, special=True)
+    last = _log_softmax(_decode(model, judge_ids, _held(model, judge_ids, len(judge_ids) - 1), last_only=True))[-1]
+    yes, no = _logsumexp(last[_ids(model, _YES)]), _logsumexp(last[_ids(model, _NO)])
     return {
         "judge": yes - no,
-        "doubt": _logsumexp(doubt[yes_ids]) - _logsumexp(doubt[no_ids]),
-        "judge_mass": float(np.exp(np.logaddexp(yes, no))),
         "answer_mean_logprob": float(token_lp.mean()),
         "answer_min_logprob": float(token_lp.min()),
         "refusal_first_logprob": float(answer_rows[0, refusal_ids[0]]) if refusal_ids else 0.0,
     }
 
 
-def _decode_all(model, tokens: list[int], start: int, last_only: bool = False) -> np.ndarray:
+def _decode(model, tokens: list[int], start: int, last_only: bool = False) -> np.ndarray:
     """Decode `tokens[start:]` after the first `start` held ones, keeping the logits of every position
-    (or, `last_only`, of the last)."""
+    (or, `last_only`, of the last). The context then holds `tokens`, as llama-cpp-python expects."""
     model._ctx.kv_cache_seq_rm(-1, start, -1)
     n_vocab = model.n_vocab()
     out = []
@@ -103,19 +95,25 @@ def _decode_all(model, tokens: list[int], start: int, last_only: bool = False) -
     return out[-1] if last_only else np.concatenate(out)
 
 
-def judge_openai(client, model: str, messages: "Sequence[ChatMessage]", answer: str) -> dict[str, float | str]:
-    """The judgement from an OpenAI-compatible server: `logprobs` when it gives them, else its word."""
-    chat = [{"role": m.role.value, "content": m.content} for m in messages]
-    chat += [{"role": "assistant", "content": answer}, {"role": "user", "content": JUDGE}]
-    reply = client.chat.completions.create(
-        model=model, messages=chat, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=10
-    )
+def judge_openai(client, model: str, judgement: "Sequence[ChatMessage]") -> dict[str, float | str]:
+    """The judgement from an OpenAI-compatible server: `logprobs` when it gives them, else its word.
+
+    A server that refuses the `logprobs` request (llama.cpp's Python server without logits_all does)
+    is asked again without it.
+    """
+    chat = [{"role": m.role.value, "content": m.content} for m in judgement]
+    try:
+        reply = client.chat.completions.create(
+            model=model, messages=chat, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=10
+        )
+    except Exception:  # the client's error types differ by server; the retry below reports a real outage
+        reply = client.chat.completions.create(model=model, messages=chat, max_tokens=2, temperature=0.0)
     choice = reply.choices[0]
     content = getattr(choice.logprobs, "content", None) if choice.logprobs else None
     if content and content[0].top_logprobs:
         top = {t.token: t.logprob for t in content[0].top_logprobs}
-        yes = [v for k, v in top.items() if k in _YES]
-        no = [v for k, v in top.items() if k in _NO]
+        yes = [v for k, v in top.items() if k.strip() in _YES]
+        no = [v for k, v in top.items() if k.strip() in _NO]
         floor = min(top.values()) - 1.0  # a word outside the top list is less likely than the least in it
         y = _logsumexp(np.array(yes)) if yes else floor
         n = _logsumexp(np.array(no)) if no else floor

@@ -17,7 +17,7 @@ from qa.errors import QuestionError
 from qa.excerpts import select
 from qa.guard import drop_instructions
 from qa.llm import Generator, LLMUnavailable
-from qa.prompt import REFUSAL, build_messages, condense_messages, instructions
+from qa.prompt import REFUSAL, build_messages, condense_messages, instructions, judge_messages
 from qa.settings import AnswerSettings
 
 REFUSED = "I could not find the answer to this in the documents."
@@ -164,7 +164,9 @@ class Pipeline:
     def check(self, answer: Answer, messages, text: str) -> Answer:
         """Score whether `answer` answers its question (qa.answerhood); withdraw it when it does not."""
         try:
-            judged = self._generator().judge(messages, text, REFUSAL)
+            # The first two cited passages: a third adds about a second of reading for little.
+            judgement = judge_messages(answer.query, text, answer.sources[:2], self.settings.style)
+            judged = self._generator().judge(messages, text, REFUSAL, judgement)
         except LLMUnavailable:
             judged = None
         judged = dict(judged or {})

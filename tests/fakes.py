@@ -57,3 +57,17 @@ class ExtractiveLLM(CustomLLM):
         for word in re.findall(r"\S+\s*", text):
             so_far += word
             yield CompletionResponse(text=so_far, delta=word)
+
+
+class JudgedLLM(ExtractiveLLM):
+    """An `ExtractiveLLM` that also scores its answers, as `qa.scoring` reads them from llama.cpp:
+    `verdict` is the judge's log-odds of "yes" (high: the answer answers the question). Each call is
+    kept in `judged` as (question line of the prompt, answer)."""
+
+    verdict: float = 4.0
+    method: str = "logprobs"
+    judged: list[tuple[str, str]] = []
+
+    def judge(self, messages, answer: str) -> dict:
+        self.judged.append((messages[-1].content.rsplit("Question: ", 1)[-1], answer))
+        return {"judge": self.verdict, "answer_mean_logprob": -0.2, "refusal_first_logprob": -9.0, "method": self.method}

@@ -185,3 +185,27 @@ def test_a_country_named_by_its_adjective_in_the_passage_is_the_same_name():
     assert [s.id for s in sources] == ["kursk"] and sentences[0].supported
     _, sentences, sources = cite("Austria says Russian forces almost fully control the Kursk region.", ps, embed)
     assert sources == []
+
+
+def test_passage_sharing_only_the_claims_names_is_not_cited(monkeypatch):
+    """A claim is held by what a passage says, not by the names it shares: a passage about a bombing
+    that names Russia, Ukraine, NATO, Istanbul and Friday does not hold a treaty signed there."""
+    import qa.citations
+
+    bombing = "Russia bombed Ukraine on Friday while NATO leaders met in Istanbul."
+    other = "Grain prices rose again in March."
+    passages = [
+        Source(id="b", document="news.txt", text=bombing, start=0, end=len(bombing), score=0.6),
+        Source(id="c", document="news.txt", text=other, start=500, end=500 + len(other), score=0.3),
+    ]
+    claim = "On Friday, Russia and Ukraine signed the treaty in Istanbul."
+    question = "What happened in Istanbul on Friday?"
+    assert cite(claim, passages, embed, question)[2] == []
+    monkeypatch.setattr(qa.citations, "SAME_MEANING", -1.0)  # names alone enough: the bombing would be cited
+    assert [s.id for s in cite(claim, passages, embed, question)[2]] == ["b"]
+
+
+def test_a_name_that_answers_the_question_is_held_by_the_passage_naming_it():
+    answer = "Russian Deputy Foreign Minister Alexander Grushko is quoted in the article."
+    text, sentences, sources = cite(answer, passages(), embed, "Who is Russia's Deputy Foreign Minister quoted in the article?")
+    assert [s.id for s in sources] == ["a"]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import qa
 from qa import Settings, UserError
-from ui.render import CSS, refused_html, searching_html, sources_html
+from ui.render import CHECKING, CSS, check_html, refused_html, searching_html, sources_html
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -60,12 +60,14 @@ class Chat:
         history = [*history, {"role": "user", "content": message}]
         answer_at = len(history)
         history.append({"role": "assistant", "content": ""})
+        draft = ""
         try:
             for event in self.pipeline(collection, short).stream(message, past):
                 if isinstance(event, list):
                     yield history, searching_html(event)
                 elif isinstance(event, str):
-                    history[answer_at]["content"] += event
+                    draft += event  # shown as being checked until the checked answer replaces it in place
+                    history[answer_at]["content"] = draft + CHECKING
                     yield history, gr.skip()
                 else:
                     if past:
@@ -76,11 +78,12 @@ class Chat:
                         history[answer_at]["content"] = f"⚠️ {event.error}"
                         yield history, searching_html(event.passages, writing=False)
                     elif event.refused:
-                        history[answer_at]["content"] = f"🔍 *Not in the documents.* {event.text}"
-                        yield history, refused_html(event.passages)
+                        withdrawn = " *(A draft answer was withdrawn: it does not answer the question.)*" if event.refusal == "check" else ""
+                        history[answer_at]["content"] = f"🔍 *Not in the documents.* {event.text}{withdrawn}"
+                        yield history, check_html(event.check) + refused_html(event.passages)
                     else:
                         history[answer_at]["content"] = event.text
-                        yield history, sources_html(event.sources)
+                        yield history, check_html(event.check) + sources_html(event.sources)
         except UserError as e:
             history[answer_at]["content"] = f"⚠️ {e}"
             yield history, ""

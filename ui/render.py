@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from html import escape
 
-from qa import Source, highlight_segments
+from qa import Check, Source, highlight_segments
 
 CSS = """
 .qa-source {border:1px solid var(--border-color-primary); border-radius:8px; padding:8px 10px; margin:0 0 10px 0;}
@@ -13,6 +13,8 @@ CSS = """
 .qa-source mark {background:#ffe58a; color:#111; padding:0 1px; border-radius:2px;}
 .qa-refused {border-left:4px solid #d9822b; padding:6px 10px; background:rgba(217,130,43,.08);}
 .qa-muted {opacity:.7;}
+.qa-check {font-size:.9em; margin:0 0 8px 0;}
+.qa-check.failed {color:#b45309;}
 """
 
 
@@ -49,4 +51,19 @@ def refused_html(passages: Sequence[Source]) -> str:
     best = f" The closest passage scored {passages[0].score:.2f}." if passages else ""
     return (
         f'<div class="qa-refused">Not in the documents. Searched {len(passages)} passages of: {docs}.{best}</div>'
+    )
+
+
+CHECKING = "\n\n*⏳ being checked against the passages…*"
+
+
+def check_html(check: Check | None) -> str:
+    """One line above the sources: did the answer pass the answerhood check, and its scores."""
+    if check is None:
+        return ""
+    scores = ", ".join(f"{k} {v:.2f}" for k, v in check.scores.items())
+    mark = "✓" if check.passed else "✗"
+    return (
+        f'<p class="qa-check{"" if check.passed else " failed"}" title="{escape(scores)}">'
+        f"{mark} Check: {escape(check.reason)}<br><span class=\"qa-muted\">{escape(scores)}</span></p>"
     )

@@ -1,0 +1,50 @@
+"""The answerhood check with the real model: a question written around a neighbouring fact is refused,
+its answerable twin is answered.
+
+The document holds a date for almost every event of the lighthouse's life, but not the one asked
+about, so a careless reader answers with one of the others (as SQuAD 2.0's unanswerable questions
+are written). Assertions are about refusal, not about the model's wording.
+"""
+
+import pytest
+
+import qa
+from qa.settings import Settings
+
+pytestmark = pytest.mark.llm
+
+LIGHTHOUSE = """# The Skerry lighthouse
+
+The Skerry lighthouse stands on a bare rock two miles off the west coast. It was designed by the
+engineer Thomas Brennan and first lit in 1852, after four summers of building on the rock.
+
+Its oil lamp was converted to electricity in 1935. The last three keepers left in 1985, when the
+light was automated, and their cottages on the shore were sold to the county in 1991.
+"""
+
+ANSWERABLE = "When was the Skerry lighthouse first lit?"
+UNANSWERABLE = "When was the Skerry lighthouse demolished?"
+
+
+@pytest.fixture(scope="module")
+def lighthouse(tmp_path_factory) -> Settings:
+    folder = tmp_path_factory.mktemp("lighthouse")
+    (folder / "docs").mkdir()
+    (folder / "docs" / "skerry.md").write_text(LIGHTHOUSE, encoding="utf-8")
+    settings = Settings(store={"dir": folder / "store", "collection": "lighthouse"}, answer={"style": "short"})
+    qa.index(folder / "docs", settings=settings, progress=False)
+    return settings
+
+
+def test_question_about_something_the_document_does_not_say_is_refused(lighthouse):
+    answer = qa.ask(UNANSWERABLE, settings=lighthouse)
+    assert answer.refused and answer.sources == [], answer.text
+    assert "Not an answer" in answer.text and "skerry.md" in answer.text  # what the nearest passage says
+    if answer.refusal == "check":  # the model wrote something; the check withdrew it and says why
+        assert answer.draft and not answer.check.passed
+
+
+def test_its_answerable_twin_is_answered(lighthouse):
+    answer = qa.ask(ANSWERABLE, settings=lighthouse)
+    assert not answer.refused and "1852" in answer.text, answer.text
+    assert answer.check.passed and answer.check.method == "logprobs"
