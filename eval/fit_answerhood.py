@@ -3,13 +3,15 @@
     python -m eval.fit_answerhood --collect RUN/results.jsonl ...   # add the runs' scores to the data file
     python -m eval.fit_answerhood                                   # fit, print WEIGHTS/BIAS/MEANS/THRESHOLD
     python -m eval.fit_answerhood --check                           # exit 1 unless qa/answerhood.py holds the fit
+    python -m eval.fit_answerhood --draw RUN/results.jsonl ...      # the trade-off of whole runs, one curve each
 
 The data file (eval/answerhood.jsonl) holds one row per answer that reached the check: its set, whether
 the question is answerable (the label) and the scores. A logistic regression (scikit-learn, L2, C=1) is
 fitted on standardised scores and written back in raw units. The operating point is the threshold that
 refuses the most unanswerable questions while wrongly refusing at most `--budget` (default 0.10) of the
-answerable ones that reached the check, pooled over every set. The trade-off curve per set is drawn to
-docs/answerhood.svg with the operating point marked.
+answerable ones that reached the check, pooled over every set. The trade-off curve per set (of the
+data file's rows, or with --draw of whole runs, where refusals before the check count at every
+threshold) is drawn to docs/answerhood.svg with the operating point marked.
 """
 
 import argparse
@@ -106,6 +108,19 @@ def curves(rows: list[dict]) -> dict[str, list[tuple[float, float, float]]]:
     return out
 
 
+def run_curves(results: list[Path]) -> dict[str, list[tuple[float, float, float]]]:
+    """Per recorded run (named by its set and style): the refusal trade-off over all its questions."""
+    from eval.compare import read_rows
+    from eval.metrics import refusal_curve
+
+    out = {}
+    for path in results:
+        summary = json.loads((path.parent / "summary.json").read_text(encoding="utf-8"))
+        style = summary.get("settings", {}).get("answer", {}).get("style", "")
+        out[f"{summary['set']} {style}".strip()] = refusal_curve(read_rows(path))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--collect", nargs="+", type=Path, metavar="RESULTS", help="add recorded runs to the data file")
@@ -113,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=0.10, help="answerable refused at most this share (default 0.10)")
     parser.add_argument("--check", action="store_true", help="exit 1 unless qa/answerhood.py holds what this fit gives")
     parser.add_argument("--figure", type=Path, default=FIGURE, help="where the trade-off curves are drawn")
+    parser.add_argument("--draw", nargs="+", type=Path, metavar="RESULTS", help="draw the trade-off of these runs instead")
     args = parser.parse_args(argv)
     if args.collect:
         print(f"added {collect(args.collect, args.data)} rows to {args.data}")
@@ -132,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{k} = {fitted[k]!r}")
     from eval.plots import tradeoff_curves
 
-    args.figure.write_text(tradeoff_curves(curves(rows), answerhood.THRESHOLD, "answerhood trade-off per set"), encoding="utf-8")
+    drawn = run_curves(args.draw) if args.draw else curves(rows)
+    title = "refusal trade-off per run" if args.draw else "answerhood trade-off per set (rows that reached the check)"
+    args.figure.write_text(tradeoff_curves(drawn, answerhood.THRESHOLD, title), encoding="utf-8")
     print(f"figure: {args.figure}")
     return 0
 

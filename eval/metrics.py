@@ -173,6 +173,8 @@ METRICS: dict[str, tuple[str, bool]] = {
     "sources_p95": ("time to sources p95 (s)", False),
     "first_token_p50": ("time to first token p50 (s)", False),
     "first_token_p95": ("time to first token p95 (s)", False),
+    "check_p50": ("answerhood check p50 (s)", False),
+    "check_p95": ("answerhood check p95 (s)", False),
     "total_p50": ("total time p50 (s)", False),
     "total_p95": ("total time p95 (s)", False),
 }
@@ -198,7 +200,7 @@ def aggregate(rows: list[dict]) -> dict:
     out["citation_recall"] = _mean(r["scores"].get("citation_recall") for r in answerable)
     out["refusal_accuracy"] = _mean(float(r["refused"]) for r in unanswerable if r["refused"] is not None)
     out["false_refusal_rate"] = _mean(float(r["refused"]) for r in answerable if r["refused"] is not None)
-    for t in ("sources", "first_token", "total"):
+    for t in ("sources", "first_token", "check", "total"):
         values = [r["timings"][t] for r in rows if t in (r.get("timings") or {})]
         out[f"{t}_p50"] = percentile(values, 50)
         out[f"{t}_p95"] = percentile(values, 95)

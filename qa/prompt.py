@@ -52,20 +52,19 @@ def instructions(style: str = "sentence") -> list["ChatMessage"]:
 JUDGE = "Does the passage state this answer to this question? Reply yes or no."
 
 
-def judge_messages(question: str, answer: str, passages: Sequence[Source], style: str = "sentence") -> list["ChatMessage"]:
-    """The answerhood judgement (qa.scoring): the cited passages, the question and the proposed answer.
+def judge_messages(
+    question: str, answer: str, passages: Sequence["Source | Excerpt"], style: str = "sentence"
+) -> list["ChatMessage"]:
+    """The answerhood judgement (qa.scoring): the answering prompt up to its question, then the proposed
+    answer and the judge's question.
 
-    It begins with the answering instructions, which llama.cpp holds from the warm-up, so only the
-    passages, question and answer are read.
+    Word for word the answering prompt until after the question, so llama.cpp, which still holds that
+    prompt, reads only the few dozen tokens that follow; yet the answer is shown as a proposal to judge,
+    not as the model's own words to agree with.
     """
-    from llama_index.core.llms import ChatMessage, MessageRole
-
-    context = "\n\n".join(f"Passage from {p.document}:\n{p.text.strip()}" for p in passages)
-    return [
-        ChatMessage(role=MessageRole.SYSTEM, content=system(style)),
-        ChatMessage(role=MessageRole.USER, content=f"{context}\n\nQuestion: {question.strip()}\n"
-                    f"Proposed answer: {answer.strip()}\n\n{JUDGE}"),
-    ]  # fmt: skip
+    messages = build_messages(question, passages, style)
+    messages[-1].content += f"\nProposed answer: {answer.strip()}\n\n{JUDGE}"
+    return messages
 
 
 CONDENSE = (

@@ -5,12 +5,12 @@ Two passes after an answer is written (`judge_llama`):
 1. The answer again, after its own prompt (still in llama.cpp's cache, so only the answer's few
    tokens are read), with the logits of every position kept: how sure the model was of each answer
    token, and how likely the refusal was at the first one.
-2. The judgement: a short prompt of its own that begins with the same instructions (cached since
-   the warm-up) and holds the cited passages, the question and the proposed answer, asking whether
-   the passage states this answer to this question; the score is log P(yes) - log P(no) at the next
-   token. Asked as a continuation of the answering conversation instead ("is your answer correct?"),
-   the model agreed with itself: on SQuAD 2.0 questions that separated answerable from unanswerable
-   ones at an AUC of 0.60-0.65, against 0.77 for the separate prompt (docs/answerhood.md).
+2. The judgement: the answering prompt word for word up to its question (so still cached), then
+   "Proposed answer: ..." and whether the passage states this answer to this question; the score is
+   log P(yes) - log P(no) at the next token. Only the few dozen tokens after the question are read.
+   Asked instead as a turn after the model's own answer ("is your answer correct?"), the model
+   agreed with itself: on SQuAD 2.0 that separated answerable from unanswerable questions at an AUC
+   of 0.60-0.65, against 0.67-0.77 for the answer shown as a proposal (docs/answerhood.md).
 
 `judge_openai` asks an OpenAI-compatible server the same judgement; it reads `logprobs` when the
 server returns them and falls back to the generated word when not, saying which in `method`.

@@ -132,7 +132,7 @@ class Pipeline:
         answer = self.finish(question, text.strip(), passages, query)
         if not answer.refused and self.settings.check:
             checked_at = time.perf_counter()
-            answer = self.check(answer, messages, text.strip())
+            answer = self.check(answer, messages, text.strip(), excerpts)
             timings["check"] = time.perf_counter() - checked_at
         timings["total"] = time.perf_counter() - t0
         answer.timings = timings
@@ -161,11 +161,10 @@ class Pipeline:
             sentences=sentences,
         )
 
-    def check(self, answer: Answer, messages, text: str) -> Answer:
+    def check(self, answer: Answer, messages, text: str, excerpts) -> Answer:
         """Score whether `answer` answers its question (qa.answerhood); withdraw it when it does not."""
         try:
-            # The first two cited passages: a third adds about a second of reading for little.
-            judgement = judge_messages(answer.query, text, answer.sources[:2], self.settings.style)
+            judgement = judge_messages(answer.query, text, excerpts, self.settings.style)
             judged = self._generator().judge(messages, text, REFUSAL, judgement)
         except LLMUnavailable:
             judged = None

@@ -116,3 +116,17 @@ def test_the_fit_script_writes_a_figure_and_fails_cleanly_without_data(tmp_path,
     assert "<polyline" in figure.read_text()
     assert fit_answerhood.main(["--data", str(tmp_path / "none.jsonl")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_replay_reuses_the_recorded_model_scores_and_recomputes_the_rest():
+    from llama_index.core.llms import ChatMessage, MessageRole
+
+    from eval.replay import RecordedLLM, recorded_checks, recorded_texts
+
+    scores = {"judge": -2.5, "answer_mean_logprob": -0.4, "refusal_first_logprob": -6.0, "coverage": 0.3}
+    rows = [{"question": "When  was it lit?", "refused": True, "refusal": "check", "answer": "x", "draft": "In 1852",
+             "check": {"method": "logprobs", "scores": scores}}]  # fmt: skip
+    llm = RecordedLLM(texts=recorded_texts(rows), checks=recorded_checks(rows))
+    asked = [ChatMessage(role=MessageRole.USER, content="Passage from a.txt:\nIt was lit in 1852.\n\nQuestion: When was it lit?")]
+    got = llm.judge(asked, "In 1852")
+    assert got == {"judge": -2.5, "answer_mean_logprob": -0.4, "refusal_first_logprob": -6.0, "method": "logprobs"}

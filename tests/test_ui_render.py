@@ -1,5 +1,6 @@
 """The chat's pure parts: conversation pairs for follow-ups, and highlighting inside a passage."""
 
+import copy
 import json
 
 from eval.report import _marked
@@ -41,3 +42,25 @@ def test_web_chat_and_eval_report_highlight_a_source_alike():
     from_results_file = json.loads(json.dumps(source.model_dump()))
     assert _marked(from_results_file) == highlighted(source)
     assert highlighted(source) == "<mark>Kursk &lt;is&gt; a region.</mark> <mark>Russia &amp; Ukraine met.</mark> Prices rose."
+
+
+def test_answer_is_shown_as_being_checked_then_confirmed_or_withdrawn_in_place(seed_settings):
+    """The chat handler with a model whose judgement is set: while the words stream the answer is marked
+    as being checked; then the same message becomes the checked answer, or the refusal, with the scores."""
+    from tests.fakes import JudgedLLM
+    from ui.app import Chat
+    from ui.render import CHECKING
+
+    for verdict, passed in ((4.0, True), (-4.0, False)):
+        chat = Chat(seed_settings, JudgedLLM(history=[], judged=[], verdict=verdict))
+        answering = chat.respond("What guarantees does Russia demand?", [], seed_settings.store.collection)
+        updates = [(copy.deepcopy(history), panel) for history, panel in answering]  # the handler reuses its list
+        streamed = [h[-1]["content"] for h, _ in updates[1:-1]]
+        assert streamed and all(text.endswith(CHECKING) for text in streamed)
+        history, panel = updates[-1]
+        final = history[-1]["content"]
+        assert len(history) == 2 and CHECKING not in final  # replaced in place, not appended
+        if passed:
+            assert "[1]" in final and "✓ Check: answers the question" in panel
+        else:
+            assert "Not in the documents" in final and "withdrawn" in final and "✗ Check: does not answer" in panel
