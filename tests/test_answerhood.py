@@ -29,7 +29,7 @@ def test_answer_the_model_backs_is_shown_with_its_check(seed_settings, judged):
     assert not answer.refused and "[1]" in answer.text
     assert answer.check.passed and answer.check.method == "logprobs"
     assert answer.check.probability >= answer.check.threshold
-    assert set(answer.check.scores) == set(answerhood.FEATURES)
+    assert set(answer.check.scores) == set(answerhood.FEATURES + answerhood.SHOWN)
     assert judged.judged == [(QUESTION, answer.draft or answer.text.replace(" [1]", "").replace(" [2]", ""))]
     shown = answer.to_json()["check"]
     assert shown["passed"] and "answers the question" in shown["reason"]
