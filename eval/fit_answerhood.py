@@ -36,8 +36,7 @@ def collect(results: list[Path], data: Path = DATA) -> int:
     seen = {(r["set"], r["id"]) for r in rows}
     added = 0
     for path in results:
-        summary = json.loads((path.parent / "summary.json").read_text(encoding="utf-8"))
-        name = summary["set"]
+        name = _run_name(path)
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             check = row.get("check")
@@ -116,12 +115,14 @@ def run_curves(results: list[Path]) -> dict[str, list[tuple[float, float, float]
     from eval.compare import read_rows
     from eval.metrics import refusal_curve
 
-    out = {}
-    for path in results:
-        summary = json.loads((path.parent / "summary.json").read_text(encoding="utf-8"))
-        style = summary.get("settings", {}).get("answer", {}).get("style", "")
-        out[f"{summary['set']} {style}".strip()] = refusal_curve(read_rows(path))
-    return out
+    return {_run_name(path): refusal_curve(read_rows(path)) for path in results}
+
+
+def _run_name(results: Path) -> str:
+    """A recorded run's set and answer style ("seed sentence"): the same question in two styles is two rows."""
+    summary = json.loads((results.parent / "summary.json").read_text(encoding="utf-8"))
+    style = summary.get("settings", {}).get("answer", {}).get("style", "")
+    return f"{summary['set']} {style}".strip()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -208,7 +208,7 @@ def aggregate(rows: list[dict]) -> dict:
     return out
 
 
-def refusal_curve(rows: list[dict], step: float = 0.02) -> list[tuple[float, float, float]]:
+def refusal_curve(rows: list[dict], step: float = 0.01) -> list[tuple[float, float, float]]:
     """(threshold, unanswerable refused, answerable refused) of a run as the answerhood threshold moves.
 
     An answer refused before the check (retrieval, the model, no support) stays refused at every

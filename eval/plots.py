@@ -6,6 +6,7 @@ from html import escape
 from eval.metrics import percentile
 
 FONT = "font-family='system-ui,sans-serif' font-size='12'"
+SMALL = "font-family='system-ui,sans-serif' font-size='10'"
 COLOURS = {"this run": "#2563eb", "previous run": "#9ca3af", "BM25 baseline": "#f59e0b"}
 
 
@@ -49,7 +50,7 @@ def metric_bars(labels: Sequence[str], series: dict[str, Sequence[float | None]]
             colour = COLOURS.get(name, "#6b7280")
             body.append(f"<rect x='{left}' y='{y}' width='{max(1.0, plot * v):.1f}' height='{bar - 2}' fill='{colour}'>"
                         f"<title>{escape(name)}: {v:.3f}</title></rect>")  # fmt: skip
-            body.append(f"<text x='{left + plot * v + 4:.1f}' y='{y + bar - 4}' {FONT} font-size='10'>{v:.2f}</text>")
+            body.append(f"<text x='{left + plot * v + 4:.1f}' y='{y + bar - 4}' {SMALL}>{v:.2f}</text>")
     return _svg(width, height, body, title)
 
 
@@ -77,13 +78,13 @@ def latency_histograms(timings: dict[str, Sequence[float]], title: str, bins: in
         body.append(f"<line x1='{left}' y1='{base}' x2='{left + plot}' y2='{base}' stroke='#9ca3af'/>")
         for t in range(5):
             v = hi * t / 4
-            body.append(f"<text x='{left + plot * t / 4:.1f}' y='{base + 14}' text-anchor='middle' {FONT} "
-                        f"font-size='10' fill='#6b7280'>{v:.2f} s</text>")  # fmt: skip
+            body.append(f"<text x='{left + plot * t / 4:.1f}' y='{base + 14}' text-anchor='middle' {SMALL} "
+                        f"fill='#6b7280'>{v:.2f} s</text>")  # fmt: skip
         for q, colour in ((50, "#16a34a"), (95, "#dc2626")):
             v = percentile(values, q)
             x = left + plot * v / hi
             body.append(f"<line x1='{x:.1f}' y1='{y0 + 4}' x2='{x:.1f}' y2='{base}' stroke='{colour}' stroke-dasharray='4 2'/>")
-            body.append(f"<text x='{x + 3:.1f}' y='{y0 + 12 + (q == 95) * 12}' {FONT} font-size='10' fill='{colour}'>"
+            body.append(f"<text x='{x + 3:.1f}' y='{y0 + 12 + (q == 95) * 12}' {SMALL} fill='{colour}'>"
                         f"p{q} {v:.2f} s</text>")  # fmt: skip
     return _svg(width, 10 + panel * max(1, len(shown)), body, title)
 
@@ -111,7 +112,14 @@ def tradeoff_curves(curves: dict[str, Sequence[tuple[float, float, float]]], thr
         legend_y = top + 14 + 18 * i
         body.append(f"<rect x='{left + plot + 20}' y='{legend_y - 10}' width='12' height='12' fill='{colour}'/>")
         body.append(f"<text x='{left + plot + 36}' y='{legend_y}' {FONT}>{escape(name)}</text>")
-        if not shown:
+        if not shown:  # no unanswerable questions: only where the answerable ones stand at the threshold
+            only = [(t, a) for t, u, a in points if a == a]
+            if only:
+                t, a = min(only, key=lambda p: abs(p[0] - threshold))
+                x, y = left + plot * a, top + plot
+                body.append(f"<path d='M{x:.1f},{y - 7} l6,7 l-6,7 l-6,-7 z' fill='{colour}'><title>{escape(name)}: "
+                            f"answerable refused {a:.2f} at threshold {t:.2f} (no unanswerable questions)</title></path>")  # fmt: skip
+                body.append(f"<text x='{x + 9:.1f}' y='{y - 6}' {SMALL} fill='{colour}'>{a:.2f}, no unanswerable</text>")
             continue
         path = " ".join(f"{left + plot * a:.1f},{top + plot * (1 - u):.1f}" for _, u, a in shown)
         body.append(f"<polyline points='{path}' fill='none' stroke='{colour}' stroke-width='2'/>")
@@ -119,8 +127,8 @@ def tradeoff_curves(curves: dict[str, Sequence[tuple[float, float, float]]], thr
         body.append(f"<circle cx='{left + plot * a:.1f}' cy='{top + plot * (1 - u):.1f}' r='6' fill='none' "
                     f"stroke='{colour}' stroke-width='2'><title>{escape(name)} at threshold {t:.2f}: "
                     f"unanswerable refused {u:.2f}, answerable refused {a:.2f}</title></circle>")  # fmt: skip
-        body.append(f"<text x='{left + plot * a + 9:.1f}' y='{top + plot * (1 - u) + 4:.1f}' {FONT} font-size='10' "
+        body.append(f"<text x='{left + plot * a + 9:.1f}' y='{top + plot * (1 - u) + 4:.1f}' {SMALL} "
                     f"fill='{colour}'>{u:.2f} / {a:.2f}</text>")  # fmt: skip
-    body.append(f"<text x='{left + plot + 20}' y='{top + 30 + 18 * len(curves)}' {FONT} font-size='10' fill='#6b7280'>"
+    body.append(f"<text x='{left + plot + 20}' y='{top + 30 + 18 * len(curves)}' {SMALL} fill='#6b7280'>"
                 f"ringed: threshold {threshold:.2f}</text>")  # fmt: skip
     return _svg(width, height, body, title)

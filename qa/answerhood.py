@@ -30,14 +30,15 @@ FEATURES = ("judge", "answer_mean_logprob", "refusal_first_logprob", "coverage",
 # over to users' questions.
 SHOWN = ("type_match",)
 
-# Fitted by `python -m eval.fit_answerhood` on eval/answerhood.jsonl: the answers that reached the check in a
-# SQuAD 2.0 run (200 questions, 100 unanswerable: --sample 200 --balanced --seed 1 --short) and in the seed
-# set (all 66, sentence style); 228 rows, in-sample AUC 0.633. THRESHOLD refuses at most 5% of the answerable
-# ones (eval/fit_answerhood.py BUDGET). A missing score takes its MEAN.
-WEIGHTS = {"judge": 0.5799, "answer_mean_logprob": 0.0581, "refusal_first_logprob": -0.0124, "coverage": 1.5885, "retrieval": -0.1965}
-BIAS = -0.9382
-MEANS = {"judge": 0.7826, "answer_mean_logprob": -0.252, "refusal_first_logprob": -7.5342, "coverage": 0.6363, "retrieval": 0.589}
-THRESHOLD = 0.41
+# Fitted by `python -m eval.fit_answerhood` on eval/answerhood.jsonl: the answers that reached the check in
+# recorded runs of a SQuAD 2.0 sample (200 questions, 100 unanswerable: --sample 200 --balanced --seed 1
+# --short), the seed set in both styles and XQuAD-200 in both styles; 634 rows, in-sample AUC 0.656.
+# THRESHOLD refuses at most 5% of the answerable ones (eval/fit_answerhood.py BUDGET). A missing score
+# takes its MEAN.
+WEIGHTS = {"judge": 0.2254, "answer_mean_logprob": 0.8982, "refusal_first_logprob": -0.0402, "coverage": 1.3321, "retrieval": 0.7073}
+BIAS = 0.3048
+MEANS = {"judge": 0.7809, "answer_mean_logprob": -0.2056, "refusal_first_logprob": -7.5677, "coverage": 0.6607, "retrieval": 0.5979}
+THRESHOLD = 0.72
 
 
 _MONTHS = "january february march april may june july august september october november december"
