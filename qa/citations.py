@@ -23,7 +23,11 @@ SAME_MEANING = 0.8  # cosine at which a span holds a claim even without sharing 
 MARGIN = 0.15  # cite every passage whose support is within this of the best one
 PAIR_PENALTY = 0.05  # prefer one sentence as the highlight unless two adjacent ones support clearly better
 
-_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)|\n+")
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)|\n\s*\n|\n")
+# A single line break inside hard-wrapped prose is a space; after a short line (a heading, a list item) or
+# before a list item or heading it ends the sentence, as a blank line always does.
+_BLOCK = re.compile(r"\s*(?:[#>*•-]|\d+[.)]\s)")
+SHORT_LINE = 50
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _NUMBER_WORDS = {
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
@@ -47,6 +51,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence in `text`, whitespace trimmed."""
     spans, start = [], 0
     for m in _END.finditer(text):
+        if m.group() == "\n":
+            line = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
+            if len(line.strip()) >= SHORT_LINE and not _BLOCK.match(text, m.end()):
+                continue  # a wrapped line: the sentence goes on
         before = text[start : m.start()].split()
         if m.group().startswith(".") and before and re.fullmatch(r"(?:[A-Z]\.?)+|Mr|Mrs|Ms|Dr|St|vs|etc", before[-1]):
             continue
@@ -156,6 +164,18 @@ class _Anchor:
     @classmethod
     def of(cls, text: str) -> "_Anchor":
         return cls(numbers(text), names(text))
+
+
+_PRONOUN = re.compile(r"\s*(?:It|He|She|They|Its|His|Her|Their)\b")
+
+
+def _pair_anchors(first: str, second: str) -> list[_Anchor]:
+    """The two sentences of a pair; a second that begins with a pronoun ("It was first lit in 1852") speaks of
+    the first one's subject, so the first's names count as its own."""
+    a, b = _Anchor.of(first), _Anchor.of(second)
+    if _PRONOUN.match(second):
+        b = _Anchor(b.numbers, b.names | a.names)
+    return [a, b]
 
 
 def _support(
@@ -272,7 +292,7 @@ def attribute(
 
     facts = [_Facts.of(t) for t in span_texts]
     anchors = [
-        [_Anchor.of(passages[s.passage].text[s.start : s.middle]), _Anchor.of(passages[s.passage].text[s.middle : s.end])]
+        _pair_anchors(passages[s.passage].text[s.start : s.middle], passages[s.passage].text[s.middle : s.end])
         if s.pair
         else [_Anchor(facts[j].numbers, set())]
         for j, s in enumerate(spans)

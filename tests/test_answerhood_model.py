@@ -22,8 +22,11 @@ Its oil lamp was converted to electricity in 1935. The last three keepers left i
 light was automated, and their cottages on the shore were sold to the county in 1991.
 """
 
-ANSWERABLE = "When was the Skerry lighthouse first lit?"
-UNANSWERABLE = "When was the Skerry lighthouse demolished?"
+# Twins: the same question about something the document says and something it does not.
+TWINS = [
+    ("Who designed the Skerry lighthouse?", "Who demolished the Skerry lighthouse?"),  # a decoy: "the county"
+    ("When was the Skerry lighthouse first lit?", "When was the Skerry lighthouse demolished?"),  # decoys: 1985, 1991
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +39,17 @@ def lighthouse(tmp_path_factory) -> Settings:
     return settings
 
 
-def test_question_about_something_the_document_does_not_say_is_refused(lighthouse):
-    answer = qa.ask(UNANSWERABLE, settings=lighthouse)
+@pytest.mark.parametrize("question", [unanswerable for _, unanswerable in TWINS])
+def test_question_about_something_the_document_does_not_say_is_refused(lighthouse, question):
+    answer = qa.ask(question, settings=lighthouse)
     assert answer.refused and answer.sources == [], answer.text
     assert "Not an answer" in answer.text and "skerry.md" in answer.text  # what the nearest passage says
     if answer.refusal == "check":  # the model wrote something; the check withdrew it and says why
         assert answer.draft and not answer.check.passed
 
 
-def test_its_answerable_twin_is_answered(lighthouse):
-    answer = qa.ask(ANSWERABLE, settings=lighthouse)
-    assert not answer.refused and "1852" in answer.text, answer.text
+@pytest.mark.parametrize(("question", "key"), [(TWINS[0][0], "Brennan"), (TWINS[1][0], "1852")])
+def test_its_answerable_twin_is_answered(lighthouse, question, key):
+    answer = qa.ask(question, settings=lighthouse)
+    assert not answer.refused and key in answer.text, answer.text
     assert answer.check.passed and answer.check.method == "logprobs"

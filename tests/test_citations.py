@@ -209,3 +209,15 @@ def test_a_name_that_answers_the_question_is_held_by_the_passage_naming_it():
     answer = "Russian Deputy Foreign Minister Alexander Grushko is quoted in the article."
     text, sentences, sources = cite(answer, passages(), embed, "Who is Russia's Deputy Foreign Minister quoted in the article?")
     assert [s.id for s in sources] == ["a"]
+
+
+def test_hard_wrapped_lines_are_one_sentence_and_a_pronoun_carries_the_subject():
+    text = (
+        "# The Skerry lighthouse\n\nThe Skerry lighthouse stands on a bare rock two miles off the west coast. It was\n"
+        "designed by the engineer Thomas Brennan and first lit in 1852, after four summers of building on the rock.\n"
+    )
+    parts = [text[s:e] for s, e in sentence_spans(text)]
+    assert parts[0] == "# The Skerry lighthouse" and parts[2].startswith("It was\ndesigned") and parts[2].endswith("rock.")
+    doc = [Source(id="l", document="skerry.md", text=text, start=0, end=len(text), score=0.6)]
+    assert cite("The Skerry lighthouse was first lit in 1852.", doc, embed, "When was the Skerry lighthouse first lit?")[2]
+    assert cite("Thomas Brennan designed the Skerry lighthouse.", doc, embed, "Who designed the Skerry lighthouse?")[2]
