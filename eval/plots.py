@@ -106,6 +106,7 @@ def tradeoff_curves(curves: dict[str, Sequence[tuple[float, float, float]]], thr
     body.append(f"<text x='{left + plot / 2}' y='{top + plot + 34}' text-anchor='middle' {FONT}>answerable refused</text>")
     body.append(f"<text x='16' y='{top + plot / 2}' text-anchor='middle' {FONT} "
                 f"transform='rotate(-90 16 {top + plot / 2})'>unanswerable refused</text>")  # fmt: skip
+    lonely = 0  # sets drawn as a point on the axis, so their labels stack
     for i, (name, points) in enumerate(curves.items()):
         colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
         shown = [(t, u, a) for t, u, a in points if u == u and a == a]  # NaN: the set has no such questions
@@ -119,7 +120,9 @@ def tradeoff_curves(curves: dict[str, Sequence[tuple[float, float, float]]], thr
                 x, y = left + plot * a, top + plot
                 body.append(f"<path d='M{x:.1f},{y - 7} l6,7 l-6,7 l-6,-7 z' fill='{colour}'><title>{escape(name)}: "
                             f"answerable refused {a:.2f} at threshold {t:.2f} (no unanswerable questions)</title></path>")  # fmt: skip
-                body.append(f"<text x='{x + 9:.1f}' y='{y - 6}' {SMALL} fill='{colour}'>{a:.2f}, no unanswerable</text>")
+                body.append(f"<text x='{x + 9:.1f}' y='{y - 6 - 13 * lonely}' {SMALL} fill='{colour}'>"
+                            f"{escape(name)}: {a:.2f} (no unanswerable questions)</text>")  # fmt: skip
+                lonely += 1
             continue
         path = " ".join(f"{left + plot * a:.1f},{top + plot * (1 - u):.1f}" for _, u, a in shown)
         body.append(f"<polyline points='{path}' fill='none' stroke='{colour}' stroke-width='2'/>")

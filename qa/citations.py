@@ -252,7 +252,8 @@ def _support(
             covered = words & (fa.words | fb.words)
             if not (plain & fa.words - fb.words and plain & fb.words - fa.words):
                 continue  # each passage must add something of its own, and more than a name: the claim's content
-            if any(nums & f.numbers and not (words - nums) & f.words for f in (fa, fb)):
+            beside = (content - nums) or (words - nums)  # the claim's own words; the question's only if it has none
+            if any(nums & f.numbers and not beside & f.words for f in (fa, fb)):
                 continue  # a number counts only beside a word of the claim ("3 hours" is not "three years" + "hours")
             if len(covered) / len(words) >= LEXICAL_MIN and nums <= fa.numbers | fb.numbers and all(
                 _named(n, fa.names | fb.names) for n in proper

@@ -221,3 +221,16 @@ def test_hard_wrapped_lines_are_one_sentence_and_a_pronoun_carries_the_subject()
     doc = [Source(id="l", document="skerry.md", text=text, start=0, end=len(text), score=0.6)]
     assert cite("The Skerry lighthouse was first lit in 1852.", doc, embed, "When was the Skerry lighthouse first lit?")[2]
     assert cite("Thomas Brennan designed the Skerry lighthouse.", doc, embed, "Who designed the Skerry lighthouse?")[2]
+
+
+def test_a_number_pieced_from_two_passages_must_sit_beside_the_claims_own_words():
+    """"About 1 hour" is not held by "one fifth of its territory" in one passage and "hours after the call"
+    in another, though both passages also name the call's parties (the question's words)."""
+    a = "After the phone call, Putin said Ukraine has still lost one fifth of its territory."
+    b = "Hours after the call, Trump and Putin traded accusations."
+    docs = [Source(id="a", document="d.txt", text=a, start=0, end=len(a), score=0.6),
+            Source(id="b", document="d.txt", text=b, start=500, end=500 + len(b), score=0.5)]  # fmt: skip
+    claim = "The phone call between Trump and Putin lasted for about 1 hour."
+    question = "How long did the phone call between Trump and Putin last?"
+    assert cite(claim, docs, embed, question)[2] == []
+    assert cite(claim, docs, embed)[2] != []  # without the question every word is the claim's own: "call" was beside "one"
