@@ -54,7 +54,8 @@ class Check(BaseModel):
         if self.method == "none":
             return "not checked: the language model gives no scores"
         verdict = "answers the question" if self.passed else "does not answer the question"
-        how = "" if self.method == "logprobs" else " (the server gives no log-probabilities: its yes/no was read)"
+        said = "yes" if self.scores.get("judge", 0.0) > 0 else "no"
+        how = "" if self.method == "logprobs" else f" (the server gives no log-probabilities: its yes/no was read, {said})"
         return f"{verdict}: p={self.probability:.2f}, threshold {self.threshold:.2f}{how}"
 
 

@@ -82,8 +82,17 @@ def probability(scores: dict[str, float]) -> float:
 
 
 def decide(scores: dict[str, float], method: str, threshold: float = THRESHOLD) -> Check:
-    """The check of an answer from its scores; `method` "none" (no model scores) passes unchecked."""
+    """The check of an answer from its scores; `method` "none" (no model scores) passes unchecked.
+
+    With `method` "generated" the judge is a server's word, not log-odds on the fitted scale: a "no"
+    withdraws the answer, a "yes" leaves the decision to the other scores (the judge taken at its mean).
+    """
     if method == "none" or "judge" not in scores:
         return Check(passed=True, method="none", scores=scores, threshold=threshold)
-    p = probability(scores)
-    return Check(passed=p >= threshold, probability=round(p, 4), method=method, scores=scores, threshold=threshold)
+    if method == "generated":
+        p = probability({**scores, "judge": MEANS["judge"]})
+        passed = scores["judge"] > 0 and p >= threshold
+    else:
+        p = probability(scores)
+        passed = p >= threshold
+    return Check(passed=passed, probability=round(p, 4), method=method, scores=scores, threshold=threshold)

@@ -88,9 +88,12 @@ class Generator:
         self.where = where  # the server's address, for error messages
         self._lock = threading.Lock()
         self._prefix: tuple[bytes, list[int]] | None = None  # the prefilled instructions' llama.cpp state
+        self._written = _keep_written(llm) if self._llama() is not None else None
 
     def stream(self, messages: "Sequence[ChatMessage]") -> Iterator[str]:
         with self._lock:
+            if self._written is not None:
+                self._written.reset()
             if not self.where:
                 yield from self._deltas(messages)
                 return
@@ -156,7 +159,7 @@ class Generator:
         model = self._llama()
         with self._lock:
             if model is not None:
-                scores = judge_llama(model, chatml(messages), answer, refusal, chatml(judgement))
+                scores = judge_llama(model, chatml(messages), answer, refusal, chatml(judgement), self._written)
                 return {**scores, "method": "logprobs"}
             if self.where and hasattr(self.llm, "_get_client"):
                 try:
@@ -174,6 +177,21 @@ class Generator:
         for chunk in self.llm.stream_chat(list(messages)):
             if chunk.delta:
                 yield chunk.delta
+
+
+def _keep_written(llm: "LLM"):
+    """Have llama.cpp hand each written token's logits to a `qa.scoring.Written` (the answerhood check's
+    token scores, kept while writing instead of read again afterwards); None when it cannot."""
+    kwargs = getattr(llm, "generate_kwargs", None)
+    if not isinstance(kwargs, dict):
+        return None
+    from llama_cpp import LogitsProcessorList
+
+    from qa.scoring import Written
+
+    written = Written()
+    kwargs["logits_processor"] = LogitsProcessorList([written])
+    return written
 
 
 def _save_prefix(model, n_tokens: int) -> tuple[bytes, list[int]]:

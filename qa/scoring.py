@@ -1,10 +1,10 @@
 """The language model as a scorer, not a writer: log-probabilities read from forward passes, nothing sampled.
 
-Two passes after an answer is written (`judge_llama`):
+After an answer is written (`judge_llama`):
 
-1. The answer again, after its own prompt (still in llama.cpp's cache, so only the answer's few
-   tokens are read), with the logits of every position kept: how sure the model was of each answer
-   token, and how likely the refusal was at the first one.
+1. How sure the model was of each answer token, and how likely the refusal was at the first one:
+   kept while it wrote (`Written`, a logits processor), so nothing is read again. Only when what it
+   wrote is not the answer given is the answer read again after its prompt, logits kept.
 2. The judgement: the answering prompt word for word up to its question (so still cached), then
    "Proposed answer: ..." and whether the passage states this answer to this question; the score is
    log P(yes) - log P(no) at the next token. Only the few dozen tokens after the question are read.
@@ -51,18 +51,62 @@ def _held(model, tokens: list[int], limit: int) -> int:
     return same
 
 
-def judge_llama(model, prompt: str, answer: str, refusal: str, judgement: str) -> dict[str, float]:
+class Written:
+    """A llama-cpp-python logits processor that keeps, as the model writes, the log-probability of each
+    token it chose, and the first position's distribution (for the refusal's first token).
+
+    It changes no logit. llama.cpp hands the processor every token's logit in token-id order, and the
+    tokens written so far; the chosen token is known at the next call.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prompt_tokens = -1
+        self.tokens: list[int] = []
+        self.logprobs: list[float] = []
+        self.first: np.ndarray | None = None
+        self._row: np.ndarray | None = None
+        self._norm = 0.0
+
+    def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        n = len(input_ids)
+        if self._row is None or n != self.prompt_tokens + len(self.tokens) + 1:
+            self.reset()
+            self.prompt_tokens, self.first = n, np.array(logits, dtype=np.float32)
+        else:
+            token = int(input_ids[-1])
+            self.tokens.append(token)
+            self.logprobs.append(float(self._row[token]) - self._norm)
+        self._row = np.array(logits, dtype=np.float32)
+        self._norm = _logsumexp(self._row)
+        return logits
+
+    def scores(self, model, prompt_ids: list[int], answer: str, refusal_id: int | None) -> tuple[np.ndarray, float] | None:
+        """The answer tokens' log-probabilities and the refusal's at the first position, when what was
+        written after `prompt_ids` is `answer`; None otherwise."""
+        if self.first is None or self.prompt_tokens != len(prompt_ids) or not self.tokens:
+            return None
+        text = [model.detokenize([t]).decode("utf-8", errors="replace") for t in self.tokens]
+        if "".join(text).strip() != answer.strip():
+            return None
+        keep = [i for i, piece in enumerate(text) if piece.strip()]  # as the answer's own tokens: no blank ends
+        kept = self.logprobs[keep[0] : keep[-1] + 1] if keep else self.logprobs
+        first = float(self.first[refusal_id] - _logsumexp(self.first)) if refusal_id is not None else 0.0
+        return np.array(kept), first
+
+
+def judge_llama(
+    model, prompt: str, answer: str, refusal: str, judgement: str, written: Written | None = None
+) -> dict[str, float]:
     """Scores of `answer` to the chat `prompt` (ending where the assistant speaks) by the llama.cpp `model`;
-    `judgement` is the judging chat prompt (`qa.prompt.judge_messages`, as ChatML)."""
+    `judgement` is the judging chat prompt (`qa.prompt.judge_messages`, as ChatML); `written`, what was
+    kept while the answer was written."""
     prompt_ids = model.tokenize(prompt.encode(), add_bos=False, special=True)
-    answer_ids = model.tokenize(answer.strip().encode(), add_bos=False, special=False) or prompt_ids[-1:]
-    tokens = prompt_ids + answer_ids
-    start = _held(model, tokens, len(prompt_ids) - 1)
-    rows = _decode(model, tokens, start)  # rows[i] predicts tokens[start + i + 1]
-    first = len(prompt_ids) - 1 - start
-    answer_rows = _log_softmax(rows[first : first + len(answer_ids)])
-    token_lp = answer_rows[np.arange(len(answer_ids)), answer_ids]
     refusal_ids = model.tokenize(refusal.encode(), add_bos=False, special=False)[:1]
+    kept = written.scores(model, prompt_ids, answer, refusal_ids[0] if refusal_ids else None) if written else None
+    token_lp, refusal_lp = kept if kept else _read_again(model, prompt_ids, answer, refusal_ids)
 
     judge_ids = model.tokenize(judgement.encode(), add_bos=False, special=True)
     last = _log_softmax(_decode(model, judge_ids, _held(model, judge_ids, len(judge_ids) - 1), last_only=True))[-1]
@@ -71,8 +115,20 @@ def judge_llama(model, prompt: str, answer: str, refusal: str, judgement: str) -
         "judge": yes - no,
         "answer_mean_logprob": float(token_lp.mean()),
         "answer_min_logprob": float(token_lp.min()),
-        "refusal_first_logprob": float(answer_rows[0, refusal_ids[0]]) if refusal_ids else 0.0,
+        "refusal_first_logprob": refusal_lp,
     }
+
+
+def _read_again(model, prompt_ids: list[int], answer: str, refusal_ids: list[int]) -> tuple[np.ndarray, float]:
+    """The answer read again after its prompt (cached), logits of every position kept."""
+    answer_ids = model.tokenize(answer.strip().encode(), add_bos=False, special=False) or prompt_ids[-1:]
+    tokens = prompt_ids + answer_ids
+    start = _held(model, tokens, len(prompt_ids) - 1)
+    rows = _decode(model, tokens, start)  # rows[i] predicts tokens[start + i + 1]
+    first = len(prompt_ids) - 1 - start
+    answer_rows = _log_softmax(rows[first : first + len(answer_ids)])
+    refusal_lp = float(answer_rows[0, refusal_ids[0]]) if refusal_ids else 0.0
+    return answer_rows[np.arange(len(answer_ids)), answer_ids], refusal_lp
 
 
 def _decode(model, tokens: list[int], start: int, last_only: bool = False) -> np.ndarray:

@@ -65,9 +65,10 @@ class JudgedLLM(ExtractiveLLM):
     kept in `judged` as (question line of the prompt, answer)."""
 
     verdict: float = 4.0
+    confidence: float = -0.2  # the mean log-probability of its answer's tokens
     method: str = "logprobs"
     judged: list[tuple[str, str]] = []
 
     def judge(self, messages, answer: str) -> dict:
         self.judged.append((messages[-1].content.rsplit("Question: ", 1)[-1], answer))
-        return {"judge": self.verdict, "answer_mean_logprob": -0.2, "refusal_first_logprob": -9.0, "method": self.method}
+        return {"judge": self.verdict, "answer_mean_logprob": self.confidence, "refusal_first_logprob": -9.0, "method": self.method}

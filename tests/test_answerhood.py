@@ -6,6 +6,7 @@ tests/test_answerhood_model.py.
 
 import math
 
+import numpy as np
 import pytest
 
 import qa
@@ -36,7 +37,7 @@ def test_answer_the_model_backs_is_shown_with_its_check(seed_settings, judged):
 
 
 def test_answer_the_model_doubts_is_withdrawn_saying_what_the_passages_say(seed_settings, judged):
-    judged.verdict = -4.0
+    judged.verdict, judged.confidence = -4.0, -3.0  # it says no, and was unsure of its own words
     answer = qa.ask(QUESTION, settings=seed_settings, llm=judged)
     assert answer.refused and answer.refusal == "check" and answer.sources == []
     assert answer.draft and "neutral" in answer.draft.lower()  # what the model wrote is kept for the eval
@@ -63,9 +64,12 @@ def test_a_model_without_scores_leaves_the_answer_unchecked_and_says_so(seed_set
 
 
 def test_a_server_that_only_says_yes_or_no_is_read_as_its_word(seed_settings, judged):
-    judged.method, judged.verdict = "generated", -4.0
+    judged.method, judged.verdict = "generated", -4.0  # "no", though sure of its words: the word decides
     answer = qa.ask(QUESTION, settings=seed_settings, llm=judged)
-    assert answer.refusal == "check" and "yes/no was read" in answer.check.reason
+    assert answer.refusal == "check" and "yes/no was read, no" in answer.check.reason
+    judged.verdict = 4.0
+    answer = qa.ask(QUESTION, settings=seed_settings, llm=judged)
+    assert answer.check.passed and "yes/no was read, yes" in answer.check.reason
 
 
 @pytest.mark.parametrize(
@@ -130,3 +134,30 @@ def test_replay_reuses_the_recorded_model_scores_and_recomputes_the_rest():
     asked = [ChatMessage(role=MessageRole.USER, content="Passage from a.txt:\nIt was lit in 1852.\n\nQuestion: When was it lit?")]
     got = llm.judge(asked, "In 1852")
     assert got == {"judge": -2.5, "answer_mean_logprob": -0.4, "refusal_first_logprob": -6.0, "method": "logprobs"}
+
+
+class _Tokens:
+    """Detokenizes ids 0..3 as the llama.cpp model would: one word each, 3 a blank line."""
+
+    def detokenize(self, ids):
+        return "".join(["Paris", " is", " big", "\n"][i] for i in ids).encode()
+
+
+def test_token_scores_are_kept_while_the_model_writes():
+    from qa.scoring import Written
+
+    written, rows = Written(), np.log(np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.6, 0.2, 0.1], [0.1, 0.1, 0.5, 0.3], [0.2, 0.2, 0.2, 0.4]]))
+    prompt = [9, 9, 9]
+    for step in range(5):  # writes 0, 1, 2, 3 (a blank line), then stops
+        row = rows[min(step, 3)]
+        assert written(np.array(prompt + [0, 1, 2, 3][:step]), row) is row  # no logit changed
+    assert written.tokens == [0, 1, 2, 3]
+    kept = written.scores(_Tokens(), prompt, "Paris is big", refusal_id=3)
+    assert kept is not None
+    assert np.allclose(kept[0], np.log([0.7, 0.6, 0.5]))  # the blank line after the answer is not the answer
+    assert math.isclose(kept[1], math.log(0.1), rel_tol=1e-5)
+    assert written.scores(_Tokens(), prompt, "Paris is small", refusal_id=3) is None  # not what it wrote: read again
+    assert written.scores(_Tokens(), prompt + [9], "Paris is big", refusal_id=3) is None  # another prompt
+
+    written(np.array(prompt), rows[1])  # the next answer starts afresh
+    assert written.tokens == [] and written.scores(_Tokens(), prompt, "", refusal_id=3) is None

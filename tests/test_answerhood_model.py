@@ -6,6 +6,7 @@ about, so a careless reader answers with one of the others (as SQuAD 2.0's unans
 are written). Assertions are about refusal, not about the model's wording.
 """
 
+import numpy as np
 import pytest
 
 import qa
@@ -53,3 +54,29 @@ def test_its_answerable_twin_is_answered(lighthouse, question, key):
     answer = qa.ask(question, settings=lighthouse)
     assert not answer.refused and key in answer.text, answer.text
     assert answer.check.passed and answer.check.method == "logprobs"
+
+
+
+def test_token_scores_kept_while_writing_are_those_of_the_answer_read_again(lighthouse):
+    """The check does not read the answer again: llama.cpp hands each written token's logits over while
+    it writes. They must be what reading the answer afterwards gives (token ids in order, none skipped)."""
+    from qa.components import generator
+    from qa.llm import chatml
+    from qa.prompt import REFUSAL, build_messages
+    from qa.scoring import _read_again
+
+    passages = qa.ask(TWINS[0][0], settings=lighthouse).passages
+    gen = generator(lighthouse.llm, progress=False)
+    messages = build_messages(TWINS[0][0], passages, "sentence")
+    text = "".join(gen.stream(messages)).strip()
+    model = gen._llama()
+    prompt_ids = model.tokenize(chatml(messages).encode(), add_bos=False, special=True)
+    refusal = model.tokenize(REFUSAL.encode(), add_bos=False, special=False)[:1]
+    written = gen._written.scores(model, prompt_ids, text, refusal[0])
+    assert written is not None, "the written tokens were not kept"
+    again = _read_again(model, prompt_ids, text, refusal)
+    assert len(written[0]) == len(again[0]) > 1
+    # Not bit for bit: llama.cpp's sums differ by batch size (0.1 seen at the first token); a token read
+    # from the wrong place in the vocabulary would be off by whole units.
+    assert np.allclose(written[0], again[0], atol=0.3) and abs(written[1] - again[1]) < 0.5
+    assert abs(written[0].mean() - again[0].mean()) < 0.05

@@ -51,8 +51,8 @@ def test_answer_is_shown_as_being_checked_then_confirmed_or_withdrawn_in_place(s
     from ui.app import Chat
     from ui.render import CHECKING
 
-    for verdict, passed in ((4.0, True), (-4.0, False)):
-        chat = Chat(seed_settings, JudgedLLM(history=[], judged=[], verdict=verdict))
+    for verdict, confidence, passed in ((4.0, -0.2, True), (-4.0, -3.0, False)):
+        chat = Chat(seed_settings, JudgedLLM(history=[], judged=[], verdict=verdict, confidence=confidence))
         answering = chat.respond("What guarantees does Russia demand?", [], seed_settings.store.collection)
         updates = [(copy.deepcopy(history), panel) for history, panel in answering]  # the handler reuses its list
         streamed = [h[-1]["content"] for h, _ in updates[1:-1]]
