@@ -42,19 +42,27 @@ THRESHOLD = 0.72
 
 
 _MONTHS = "january february march april may june july august september october november december"
-_DATE = re.compile(rf"\b(?:\d{{1,4}}(?:s)?|{'|'.join(_MONTHS.split())}|centur(?:y|ies)|decades?|years?)\b", re.I)
-_NUMBER = re.compile(
-    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"hundreds?|thousands?|millions?|billions?|dozens?|several|many|few)\b",
+_ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth nineteenth twentieth"
+_DATE = re.compile(
+    rf"\b(?:\d{{1,4}}(?:s|st|nd|rd|th)?|{'|'.join(_MONTHS.split())}|{'|'.join(_ORDINALS.split())}|centur(?:y|ies)|decades?|years?)\b",
     re.I,
 )
+_NUMBER = re.compile(
+    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?|several|many|few|once|twice|half|single|none)\b",
+    re.I,
+)
+_AUX = r"(?:did|was|is|were|do|does|will|would|has|have|had|are|can|could|should|might|may)"
 _NAME = re.compile(r"(?:^|\s)[A-Z][\w'’-]+")
 
 
 def type_match(question: str, answer: str) -> float:
     """1 when the answer is the kind the question word asks for, 0 when not, 0.5 when it asks for no kind."""
     q = question.lower()
-    if re.search(r"\b(?:when|what year|which year|what date|what century|what decade|how long ago)\b", q):
+    # "when" asks for a time only as a question word ("When did ...?"), not as a conjunction ("When many
+    # people are arrested, what ...?"). Of XQuAD's and SQuAD 2.0's right answers to date and number
+    # questions, 4.7% mismatch (12.7% before this and the ordinals, "twice", "half").
+    if re.search(rf"\b(?:when\s+{_AUX}|what year|which year|what date|what century|what decade|how long ago)\b", q):
         return float(bool(_DATE.search(answer)))
     if re.search(r"\b(?:how many|how much|what percentage|what proportion|what number|how long|how old|how far)\b", q):
         return float(bool(_NUMBER.search(answer)))

@@ -77,6 +77,9 @@ def test_a_server_that_only_says_yes_or_no_is_read_as_its_word(seed_settings, ju
     [
         ("When was the treaty signed?", "In 1815", 1.0),
         ("When was the treaty signed?", "In Vienna", 0.0),
+        ("In what century did the steam engine begin?", "the 19th", 1.0),
+        ("When many people are arrested, what is a common tactic?", "solidarity", 0.5),  # "when" as a conjunction
+        ("How many times has Polonia won the cup?", "twice", 1.0),
         ("How many soldiers died?", "three hundred", 1.0),
         ("How many soldiers died?", "the infantry", 0.0),
         ("Who signed the treaty?", "Metternich", 1.0),
