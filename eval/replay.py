@@ -34,7 +34,7 @@ def recorded_texts(rows: Sequence[dict]) -> dict[str, str]:
     return texts
 
 
-_MODEL_SCORES = ("judge", "answer_mean_logprob", "answer_min_logprob", "refusal_first_logprob")
+_MODEL_SCORES = ("judge", "answer_mean_logprob", "refusal_first_logprob")
 
 
 def recorded_checks(rows: Sequence[dict]) -> dict[str, dict]:

@@ -114,7 +114,6 @@ def judge_llama(
     return {
         "judge": yes - no,
         "answer_mean_logprob": float(token_lp.mean()),
-        "answer_min_logprob": float(token_lp.min()),
         "refusal_first_logprob": refusal_lp,
     }
 
