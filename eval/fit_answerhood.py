@@ -6,7 +6,8 @@
     python -m eval.fit_answerhood --draw RUN/results.jsonl ...      # the trade-off of whole runs, one curve each
 
 The data file (eval/answerhood.jsonl) holds one row per answer that reached the check: its set, whether
-the question is answerable (the label) and the scores. A logistic regression (scikit-learn, L2, C=1) is
+the question is answerable (the label) and the scores. It holds the validation article's run only
+(eval/data/squad2/squad2.validation.json, never trained on by the verifier): the held-apart sets judge. A logistic regression (scikit-learn, L2, C=1) is
 fitted on standardised scores and written back in raw units. The operating point is the threshold that
 refuses the most unanswerable questions while wrongly refusing at most `--budget` (BUDGET) of the
 answerable ones that reached the check, pooled over every set. The trade-off curve per set (of the
@@ -25,8 +26,8 @@ from qa import answerhood
 
 DATA = Path(__file__).with_name("answerhood.jsonl")
 FIGURE = Path(__file__).resolve().parents[1] / "docs" / "answerhood.svg"
-# At most this share of the answerable questions that reach the check may be refused by it: the model's
-# judgement separates weakly (AUC ~0.65), and every point beyond costs right answers (docs/answerhood.md).
+# At most this share of the answerable questions that reach the check may be refused by it: the citations
+# before it already refuse some, and every point beyond costs right answers (docs/answerhood.md).
 BUDGET = 0.05
 
 
@@ -40,8 +41,10 @@ def collect(results: list[Path], data: Path = DATA) -> int:
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             check = row.get("check")
-            if not check or check.get("method") != "logprobs" or (name, row["id"]) in seen:
+            if not check or check.get("method") != "verifier" or (name, row["id"]) in seen:
                 continue
+            if not all(k in check["scores"] for k in answerhood.FEATURES):
+                continue  # an answer the model gave no token scores for (a server's)
             scores = {k: round(float(check["scores"][k]), 4) for k in answerhood.FEATURES if k in check["scores"]}
             rows.append({"set": name, "id": row["id"], "answerable": row["answerable"], "scores": scores})
             seen.add((name, row["id"]))

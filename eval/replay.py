@@ -34,18 +34,18 @@ def recorded_texts(rows: Sequence[dict]) -> dict[str, str]:
     return texts
 
 
-_MODEL_SCORES = ("judge", "answer_mean_logprob", "refusal_first_logprob")
+_TOKEN_SCORES = ("answer_mean_logprob", "refusal_first_logprob")
 
 
-def recorded_checks(rows: Sequence[dict]) -> dict[str, dict]:
-    """question -> the model's scores recorded by the answerhood check (the rest is recomputed)."""
-    checks = {}
+def recorded_scores(rows: Sequence[dict]) -> dict[str, dict]:
+    """question -> the model's token scores recorded by the answerhood check (everything else is recomputed)."""
+    found = {}
     for row in rows:
-        check = row.get("check")
-        if check and check.get("method") != "none":
-            scores = {k: v for k, v in check["scores"].items() if k in _MODEL_SCORES}
-            checks[_key(row["question"])] = {**scores, "method": check["method"]}
-    return checks
+        scores = (row.get("check") or {}).get("scores") or {}
+        kept = {k: scores[k] for k in _TOKEN_SCORES if k in scores}
+        if kept:
+            found[_key(row["question"])] = kept
+    return found
 
 
 def _key(question: str) -> str:
@@ -57,7 +57,7 @@ class RecordedLLM(CustomLLM):
     """Answers each question with the text recorded for it; a question it has no record of is an error."""
 
     texts: dict[str, str]
-    checks: dict[str, dict] = {}
+    scores: dict[str, dict] = {}
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -69,10 +69,10 @@ class RecordedLLM(CustomLLM):
             raise EvalError(f"no recorded answer for the question {asked[-1] if asked else prompt[-80:]!r}")
         return self.texts[_key(asked[-1])]
 
-    def judge(self, messages: Sequence, answer: str) -> dict | None:
-        """The answerhood scores recorded for the question (qa.llm.Generator.judge asks for them)."""
+    def token_scores(self, messages: Sequence, answer: str) -> dict:
+        """The token scores recorded for the question (qa.llm.Generator.token_scores asks for them)."""
         asked = _QUESTION.findall(messages[-1].content)
-        return self.checks.get(_key(asked[-1])) if asked else None
+        return self.scores.get(_key(asked[-1]), {}) if asked else {}
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
@@ -88,4 +88,4 @@ def load(path: Path) -> RecordedLLM:
     rows = read_rows(path)
     if rows[0].get("answer") is None and rows[0].get("refusal") != "retrieval":
         raise EvalError(f"{path} holds no model answers (a --retrieval-only run?)")
-    return RecordedLLM(texts=recorded_texts(rows), checks=recorded_checks(rows))
+    return RecordedLLM(texts=recorded_texts(rows), scores=recorded_scores(rows))

@@ -105,6 +105,7 @@ def score(ref: Reference, retrieved: list, baseline: list, answer: "Answer | Non
             scores["f1"] = metrics.f1(text, ref.answers) if answered else 0.0
             scores["key_present"] = float(answered and metrics.key_present(text, ref.key))
         scores["citation_precision"] = sum(p["precise"] for p in pairs) / len(pairs) if pairs else None
+        scores["citation_precision_overlap"] = sum(p["overlap"] for p in pairs) / len(pairs) if pairs else None
         scores["citation_recall"] = metrics.citation_recall(answer, ref)
         data = answer.to_json()
         for src, source in zip(data["sources"], answer.sources):

@@ -49,6 +49,7 @@ def load(settings: Settings | None = None, llm: "LLM | None" = None) -> "Pipelin
         store,
         (lambda: own) if own else (lambda: components.generator(settings.llm)),
         lambda texts: store.embedder.get_text_embedding_batch(texts),
+        lambda pairs: components.verifier(settings.embed.threads)(pairs),
         settings.answer,
     )
 

@@ -12,6 +12,7 @@ class Sentence(BaseModel):
     text: str
     citations: list[int] = Field(default_factory=list)
     supported: bool = False
+    score: float | None = None  # the verifier's probability for its best-matching span, cited or not
 
 
 def highlight_segments(text: str, start: int, highlights: Iterable[tuple[int, int]]) -> list[tuple[str, bool]]:
@@ -46,17 +47,15 @@ class Check(BaseModel):
     passed: bool
     probability: float | None = None  # that the answer answers the question, from the fitted decision
     threshold: float = 0.5
-    method: Literal["logprobs", "generated", "none"] = "none"  # how the model's judgement was read
+    method: Literal["verifier", "none"] = "none"  # "none": not checked
     scores: dict[str, float] = Field(default_factory=dict)
 
     @property
     def reason(self) -> str:
-        if self.method == "none":
-            return "not checked: the language model gives no scores"
+        if self.method == "none" or self.probability is None:
+            return "not checked"
         verdict = "answers the question" if self.passed else "does not answer the question"
-        said = "yes" if self.scores.get("judge", 0.0) > 0 else "no"
-        how = "" if self.method == "logprobs" else f" (the server gives no log-probabilities: its yes/no was read, {said})"
-        return f"{verdict}: p={self.probability:.2f}, threshold {self.threshold:.2f}{how}"
+        return f"{verdict}: p={self.probability:.2f}, threshold {self.threshold:.2f}"
 
 
 class Answer(BaseModel):

@@ -20,12 +20,14 @@ if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
     from index import Store
+    from qa.verifier import Verifier
 
 # One lock per cache: loading the language model must not hold up a question being embedded.
-_embed_lock, _llm_lock, _store_lock = threading.Lock(), threading.Lock(), threading.Lock()
+_embed_lock, _llm_lock, _store_lock, _verifier_lock = threading.Lock(), threading.Lock(), threading.Lock(), threading.Lock()
 _embedders: dict[EmbedSettings, "BaseEmbedding"] = {}
 _generators: dict[LLMSettings, Generator] = {}
 _stores: dict[tuple[StoreSettings, EmbedSettings], "Store"] = {}
+_verifiers: dict[int, "Verifier"] = {}
 
 
 def embedder(settings: EmbedSettings) -> "BaseEmbedding":
@@ -47,6 +49,16 @@ def embedder(settings: EmbedSettings) -> "BaseEmbedding":
 
                 _embedders[settings] = load_embedder(settings.threads, backend=settings.backend, cache_dir=settings.cache_dir)
         return _embedders[settings]
+
+
+def verifier(threads: int) -> "Verifier":
+    """The verifier (qa.verifier), loaded once: it runs after the last token, when the language model's threads are free."""
+    from qa.verifier import Verifier
+
+    with _verifier_lock:
+        if threads not in _verifiers:
+            _verifiers[threads] = Verifier(threads=threads)
+        return _verifiers[threads]
 
 
 def generator(settings: LLMSettings, progress: bool = True) -> Generator:

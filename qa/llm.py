@@ -143,30 +143,22 @@ class Generator:
             _load_prefix(model, self._prefix)
         return True
 
-    def judge(
-        self, messages: "Sequence[ChatMessage]", answer: str, refusal: str, judgement: "Sequence[ChatMessage]"
-    ) -> dict | None:
-        """The model's scores of its own `answer` to `messages`, and its yes/no to the `judgement` prompt
-        (see `qa.scoring`); None when it gives none.
+    def token_scores(self, messages: "Sequence[ChatMessage]", answer: str, refusal: str) -> dict[str, float]:
+        """How sure the model was of its own `answer` to `messages`, from its token log-probabilities
+        (qa.scoring); empty when it gives none (a server).
 
-        A stand-in model (a test's fake, an eval replay) may bring its own `judge(messages, answer)`.
+        A stand-in model (a test's fake, an eval replay) may bring its own `token_scores(messages, answer)`.
         """
-        own = getattr(self.llm, "judge", None)
+        own = getattr(self.llm, "token_scores", None)
         if callable(own):
-            return own(messages, answer)
-        from qa.scoring import judge_llama, judge_openai
+            return dict(own(messages, answer) or {})
+        from qa.scoring import token_scores
 
         model = self._llama()
+        if model is None:
+            return {}
         with self._lock:
-            if model is not None:
-                scores = judge_llama(model, chatml(messages), answer, refusal, chatml(judgement), self._written)
-                return {**scores, "method": "logprobs"}
-            if self.where and hasattr(self.llm, "_get_client"):
-                try:
-                    return judge_openai(self.llm._get_client(), self.llm.model, judgement)
-                except Exception:  # the answer stands unchecked; the trace says so
-                    return None
-        return None
+            return token_scores(model, chatml(messages), answer, refusal, self._written)
 
     def _llama(self):
         """The llama.cpp object of an embedded model; None for a server."""

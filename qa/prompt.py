@@ -49,24 +49,6 @@ def instructions(style: str = "sentence") -> list["ChatMessage"]:
     return build_messages("", [], style)
 
 
-JUDGE = "Does the passage state this answer to this question? Reply yes or no."
-
-
-def judge_messages(
-    question: str, answer: str, passages: Sequence["Source | Excerpt"], style: str = "sentence"
-) -> list["ChatMessage"]:
-    """The answerhood judgement (qa.scoring): the answering prompt up to its question, then the proposed
-    answer and the judge's question.
-
-    Word for word the answering prompt until after the question, so llama.cpp, which still holds that
-    prompt, reads only the few dozen tokens that follow; yet the answer is shown as a proposal to judge,
-    not as the model's own words to agree with.
-    """
-    messages = build_messages(question, passages, style)
-    messages[-1].content += f"\nProposed answer: {answer.strip()}\n\n{JUDGE}"
-    return messages
-
-
 CONDENSE = (
     "Rewrite the user's last question so that it can be understood without the conversation: "
     "replace pronouns and references with the names and subjects they stand for, and add the "

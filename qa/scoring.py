@@ -1,41 +1,19 @@
-"""The language model as a scorer, not a writer: log-probabilities read from forward passes, nothing sampled.
+"""The language model as a scorer of its own answer: log-probabilities read, nothing sampled.
 
-After an answer is written (`judge_llama`):
-
-1. How sure the model was of each answer token, and how likely the refusal was at the first one:
-   kept while it wrote (`Written`, a logits processor), so nothing is read again. Only when what it
-   wrote is not the answer given is the answer read again after its prompt, logits kept.
-2. The judgement: the answering prompt word for word up to its question (so still cached), then
-   "Proposed answer: ..." and whether the passage states this answer to this question; the score is
-   log P(yes) - log P(no) at the next token. Only the few dozen tokens after the question are read.
-   Asked instead as a turn after the model's own answer ("is your answer correct?"), the model
-   agreed with itself: on SQuAD 2.0 that separated answerable from unanswerable questions at an AUC
-   of 0.60-0.65, against 0.67-0.77 for the answer shown as a proposal (docs/answerhood.md).
-
-`judge_openai` asks an OpenAI-compatible server the same judgement; it reads `logprobs` when the
-server returns them and falls back to the generated word when not, saying which in `method`.
+How sure the model was of each answer token, and how likely the refusal was at the first one,
+feed the answerhood check beside the verifier (qa.answerhood): on the validation article they
+raised the check's cross-validated AUC from 0.75 (verifier alone) to 0.84 (docs/answerhood.md).
+They are kept while the model writes (`Written`, a logits processor), so nothing is read again;
+only when what it wrote is not the answer given is the answer read again after its prompt.
+An OpenAI-compatible server gives none: the check then reads the verifier alone.
 """
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 import numpy as np
-
-if TYPE_CHECKING:
-    from llama_index.core.llms import ChatMessage
-
-_YES, _NO = ("yes", "Yes", "YES", " yes", " Yes"), ("no", "No", "NO", " no", " No")
 
 
 def _log_softmax(rows: np.ndarray) -> np.ndarray:
     top = rows.max(axis=-1, keepdims=True)
     return rows - top - np.log(np.exp(rows - top).sum(axis=-1, keepdims=True))
-
-
-def _ids(model, words: Sequence[str]) -> list[int]:
-    """Token ids of the words that are one token each."""
-    ids = [model.tokenize(w.encode(), add_bos=False, special=False) for w in words]
-    return sorted({t[0] for t in ids if len(t) == 1})
 
 
 def _logsumexp(values: np.ndarray) -> float:
@@ -97,25 +75,15 @@ class Written:
         return np.array(kept), first
 
 
-def judge_llama(
-    model, prompt: str, answer: str, refusal: str, judgement: str, written: Written | None = None
-) -> dict[str, float]:
-    """Scores of `answer` to the chat `prompt` (ending where the assistant speaks) by the llama.cpp `model`;
-    `judgement` is the judging chat prompt (`qa.prompt.judge_messages`, as ChatML); `written`, what was
-    kept while the answer was written."""
+def token_scores(model, prompt: str, answer: str, refusal: str, written: Written | None = None) -> dict[str, float]:
+    """How sure the llama.cpp `model` was of `answer` to the chat `prompt` (ending where the assistant
+    speaks): its tokens' mean log-probability, and the refusal's log-probability at the first token.
+    `written`: what was kept while the answer was written; read again only when that is not this answer."""
     prompt_ids = model.tokenize(prompt.encode(), add_bos=False, special=True)
     refusal_ids = model.tokenize(refusal.encode(), add_bos=False, special=False)[:1]
     kept = written.scores(model, prompt_ids, answer, refusal_ids[0] if refusal_ids else None) if written else None
     token_lp, refusal_lp = kept if kept else _read_again(model, prompt_ids, answer, refusal_ids)
-
-    judge_ids = model.tokenize(judgement.encode(), add_bos=False, special=True)
-    last = _log_softmax(_decode(model, judge_ids, _held(model, judge_ids, len(judge_ids) - 1), last_only=True))[-1]
-    yes, no = _logsumexp(last[_ids(model, _YES)]), _logsumexp(last[_ids(model, _NO)])
-    return {
-        "judge": yes - no,
-        "answer_mean_logprob": float(token_lp.mean()),
-        "refusal_first_logprob": refusal_lp,
-    }
+    return {"answer_mean_logprob": float(token_lp.mean()), "refusal_first_logprob": refusal_lp}
 
 
 def _read_again(model, prompt_ids: list[int], answer: str, refusal_ids: list[int]) -> tuple[np.ndarray, float]:
@@ -130,48 +98,21 @@ def _read_again(model, prompt_ids: list[int], answer: str, refusal_ids: list[int
     return answer_rows[np.arange(len(answer_ids)), answer_ids], refusal_lp
 
 
-def _decode(model, tokens: list[int], start: int, last_only: bool = False) -> np.ndarray:
-    """Decode `tokens[start:]` after the first `start` held ones, keeping the logits of every position
-    (or, `last_only`, of the last). The context then holds `tokens`, as llama-cpp-python expects."""
+def _decode(model, tokens: list[int], start: int) -> np.ndarray:
+    """Decode `tokens[start:]` after the first `start` held ones, keeping the logits of every position.
+    The context then holds `tokens`, as llama-cpp-python expects."""
     model._ctx.kv_cache_seq_rm(-1, start, -1)
     n_vocab = model.n_vocab()
     out = []
     at = start
     while at < len(tokens):
         batch = tokens[at : at + model.n_batch]
-        model._batch.set_batch(batch=batch, n_past=at, logits_all=not last_only)
+        model._batch.set_batch(batch=batch, n_past=at, logits_all=True)
         model._ctx.decode(model._batch)
-        rows = 1 if last_only else len(batch)
+        rows = len(batch)
         logits = np.ctypeslib.as_array(model._ctx.get_logits(), shape=(rows * n_vocab,))
         out.append(logits.reshape(rows, n_vocab).copy())
         model.input_ids[at : at + len(batch)] = batch
         at += len(batch)
         model.n_tokens = at
-    return out[-1] if last_only else np.concatenate(out)
-
-
-def judge_openai(client, model: str, judgement: "Sequence[ChatMessage]") -> dict[str, float | str]:
-    """The judgement from an OpenAI-compatible server: `logprobs` when it gives them, else its word.
-
-    A server that refuses the `logprobs` request (llama.cpp's Python server without logits_all does)
-    is asked again without it.
-    """
-    chat = [{"role": m.role.value, "content": m.content} for m in judgement]
-    try:
-        reply = client.chat.completions.create(
-            model=model, messages=chat, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=10
-        )
-    except Exception:  # the client's error types differ by server; the retry below reports a real outage
-        reply = client.chat.completions.create(model=model, messages=chat, max_tokens=2, temperature=0.0)
-    choice = reply.choices[0]
-    content = getattr(choice.logprobs, "content", None) if choice.logprobs else None
-    if content and content[0].top_logprobs:
-        top = {t.token: t.logprob for t in content[0].top_logprobs}
-        yes = [v for k, v in top.items() if k.strip() in _YES]
-        no = [v for k, v in top.items() if k.strip() in _NO]
-        floor = min(top.values()) - 1.0  # a word outside the top list is less likely than the least in it
-        y = _logsumexp(np.array(yes)) if yes else floor
-        n = _logsumexp(np.array(no)) if no else floor
-        return {"judge": y - n, "method": "logprobs"}
-    said = (choice.message.content or "").strip().lower()
-    return {"judge": 4.0 if said.startswith("yes") else -4.0, "method": "generated"}
+    return np.concatenate(out)

@@ -12,13 +12,14 @@ from typing import Protocol
 from index import Source
 from qa import answerhood
 from qa.answer import Answer
-from qa.citations import cite, content_words, sentence_spans
+from qa.citations import Verify, cite
 from qa.errors import QuestionError
 from qa.excerpts import select
 from qa.guard import drop_instructions
 from qa.llm import Generator, LLMUnavailable
-from qa.prompt import REFUSAL, build_messages, condense_messages, instructions, judge_messages
+from qa.prompt import REFUSAL, build_messages, condense_messages, instructions
 from qa.settings import AnswerSettings
+from qa.text import content_words, sentence_spans
 
 REFUSED = "I could not find the answer to this in the documents."
 MAX_QUESTION_CHARS = 2000
@@ -61,16 +62,19 @@ class Pipeline:
         retriever: Retriever,
         generator: Callable[[], Generator],
         embed: Embed,
+        verify: Verify,
         settings: AnswerSettings,
         postprocessors: Sequence[Postprocessor] = (drop_instructions,),
     ) -> None:
         """`generator` is called only when a question gets past retrieval, so sources come first.
 
-        `embed` embeds sentences for the citation check (the store's embedding model).
+        `embed` embeds sentences for excerpts and citations (the store's embedding model); `verify`
+        scores (claim, evidence) pairs for citations and the answerhood check (qa.verifier).
         """
         self.retriever = retriever
         self._generator = generator
         self._embed = embed
+        self._verify = verify
         self.settings = settings
         self.postprocessors = list(postprocessors)
 
@@ -129,11 +133,11 @@ class Pipeline:
             yield Answer(question=question, query=query, text=str(e), refused=False, error=str(e),
                          sources=[], passages=passages, timings=timings)  # fmt: skip
             return
+        written = time.perf_counter()
         answer = self.finish(question, text.strip(), passages, query)
         if not answer.refused and self.settings.check:
-            checked_at = time.perf_counter()
-            answer = self.check(answer, messages, text.strip(), excerpts)
-            timings["check"] = time.perf_counter() - checked_at
+            answer = self.check(answer, messages, text.strip())
+        timings["check"] = time.perf_counter() - written  # after the last token: citations and the check
         timings["total"] = time.perf_counter() - t0
         answer.timings = timings
         answer.context = [e.text for e in excerpts]
@@ -148,7 +152,7 @@ class Pipeline:
         query = query or question
         if not text or _MODEL_REFUSAL.search(text):
             return self._refused(question, query, passages, {}, "model", text)
-        marked, sentences, sources = cite(text, passages, self._embed, query)
+        marked, sentences, sources = cite(text, passages, self._embed, self._verify, query)
         if not sources:
             return self._refused(question, query, passages, {}, "unsupported", text)
         return Answer(
@@ -161,23 +165,20 @@ class Pipeline:
             sentences=sentences,
         )
 
-    def check(self, answer: Answer, messages, text: str, excerpts) -> Answer:
-        """Score whether `answer` answers its question (qa.answerhood); withdraw it when it does not."""
+    def check(self, answer: Answer, messages: Sequence, draft: str) -> Answer:
+        """Decide whether `answer` answers its question (qa.answerhood): the verifier's scores of its sentences,
+        read by the citations, and the model's token scores of what it wrote; withdraw it when it does not."""
         try:
-            judgement = judge_messages(answer.query, text, excerpts, self.settings.style)
-            judged = self._generator().judge(messages, text, REFUSAL, judgement)
+            model = self._generator().token_scores(messages, draft, REFUSAL)
         except LLMUnavailable:
-            judged = None
-        judged = dict(judged or {})
-        method = str(judged.pop("method", "none"))
+            model = {}
         top = max((p.score for p in answer.passages), default=0.0)
-        held = [s.text[a - s.start : b - s.start] for s in answer.sources for a, b in s.highlights] or [s.text for s in answer.sources]
-        scores = answerhood.features(answer.query, text, held, top, judged)
+        scores = answerhood.features(answer.sentences, top, model)
         threshold = self.settings.check_threshold
-        check = answerhood.decide(scores, method, answerhood.THRESHOLD if threshold is None else threshold)
+        check = answerhood.decide(scores, answerhood.THRESHOLD if threshold is None else threshold)
         if check.passed:
             return answer.model_copy(update={"check": check})
-        refused = self._refused(answer.question, answer.query, answer.passages, {}, "check", text)
+        refused = self._refused(answer.question, answer.query, answer.passages, {}, "check", draft)
         return refused.model_copy(update={"check": check})
 
     @staticmethod
@@ -195,7 +196,8 @@ def nearby(query: str, passage: Source) -> str:
     """What the closest passage does say, marked as not an answer: its sentence nearest the question."""
     wanted = content_words(query)
     spans = sentence_spans(passage.text) or [(0, len(passage.text))]
-    s, e = max(spans, key=lambda span: (len(wanted & content_words(passage.text[span[0] : span[1]])), -span[0]))
+    worded = [sp for sp in spans if len(content_words(passage.text[sp[0] : sp[1]])) >= 2] or spans  # not a lone "."
+    s, e = max(worded, key=lambda span: (len(wanted & content_words(passage.text[span[0] : span[1]])), -span[0]))
     sentence = passage.text[s:e].strip()
     if len(sentence) > 300:
         sentence = sentence[:300].rsplit(" ", 1)[0] + " …"

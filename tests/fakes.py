@@ -6,7 +6,7 @@ from typing import Any
 from llama_index.core.llms import CompletionResponse, CompletionResponseGen, CustomLLM, LLMMetadata
 from llama_index.core.llms.callbacks import llm_completion_callback
 
-from qa.citations import content_words, sentence_spans
+from qa.text import content_words, sentence_spans
 
 
 class ExtractiveLLM(CustomLLM):
@@ -59,16 +59,14 @@ class ExtractiveLLM(CustomLLM):
             yield CompletionResponse(text=so_far, delta=word)
 
 
-class JudgedLLM(ExtractiveLLM):
-    """An `ExtractiveLLM` that also scores its answers, as `qa.scoring` reads them from llama.cpp:
-    `verdict` is the judge's log-odds of "yes" (high: the answer answers the question). Each call is
-    kept in `judged` as (question line of the prompt, answer)."""
+class ScoredLLM(ExtractiveLLM):
+    """An `ExtractiveLLM` that also gives its token scores, as `qa.scoring` reads them from llama.cpp:
+    `refusal_first` is the log-probability it gave the refusal at the first token (near 0: it nearly
+    said it does not know). Each call is kept in `scored` as (question line of the prompt, answer)."""
 
-    verdict: float = 4.0
-    confidence: float = -0.2  # the mean log-probability of its answer's tokens
-    method: str = "logprobs"
-    judged: list[tuple[str, str]] = []
+    refusal_first: float = -9.0
+    scored: list[tuple[str, str]] = []
 
-    def judge(self, messages, answer: str) -> dict:
-        self.judged.append((messages[-1].content.rsplit("Question: ", 1)[-1], answer))
-        return {"judge": self.verdict, "answer_mean_logprob": self.confidence, "refusal_first_logprob": -9.0, "method": self.method}
+    def token_scores(self, messages, answer: str) -> dict:
+        self.scored.append((messages[-1].content.rsplit("Question: ", 1)[-1], answer))
+        return {"answer_mean_logprob": -0.2, "refusal_first_logprob": self.refusal_first}

@@ -53,7 +53,7 @@ def test_question_about_something_the_document_does_not_say_is_refused(lighthous
 def test_its_answerable_twin_is_answered(lighthouse, question, key):
     answer = qa.ask(question, settings=lighthouse)
     assert not answer.refused and key in answer.text, answer.text
-    assert answer.check.passed and answer.check.method == "logprobs"
+    assert answer.check.passed and answer.check.method == "verifier"
 
 
 

@@ -25,9 +25,9 @@ def test_cli_answers_the_example_question_citing_grushko(seed_settings):
     assert "[1]" in got["answer"]
     assert any("Grushko" in s["text"] for s in got["sources"])
     assert set(got["sources"][0]) >= {"n", "document", "text", "start", "end", "score"}
-    check = got["check"]  # the answerhood check, scored by the real model
-    assert check["passed"] and check["method"] == "logprobs" and check["probability"] >= check["threshold"]
-    assert {"judge", "answer_mean_logprob", "refusal_first_logprob"} <= set(check["scores"])
+    check = got["check"]  # the answerhood check: the verifier and the real model's token scores
+    assert check["passed"] and check["method"] == "verifier" and check["probability"] >= check["threshold"]
+    assert {"verifier", "answer_mean_logprob", "refusal_first_logprob"} <= set(check["scores"])
 
 
 def test_cli_short_answer_is_the_phrase_with_its_source(seed_settings):

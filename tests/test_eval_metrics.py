@@ -88,21 +88,25 @@ def _answer(sentences: list[tuple[str, list[int]]], sources: list[Source], refus
     )  # fmt: skip
 
 
-def test_citation_precision_counts_sentence_passage_pairs():
+def test_citation_precision_is_graded_against_the_reference_not_by_word_overlap():
     kursk = DOC.index("Russian")
     gold = src(0, len(DOC), DOC, n=1, highlights=[(kursk, kursk + 48)])
+    other = Source(id="o", document="other.txt", text=DOC, start=0, end=len(DOC), score=0.4, n=2, highlights=[(kursk, kursk + 48)])
     r = ref(support=(Span("doc.txt", kursk, kursk + 48),))
     answer = _answer(
         [
-            ("Russian forces almost control the Kursk region.", [1]),  # words in the highlight: precise
-            ("Prices rose by 40 percent.", [1]),  # a number the passage does not hold: not precise
-            ("It is Kursk.", [1]),  # few shared words, but states the key from the gold passage: precise
+            ("Russian forces almost control the Kursk region.", [1]),  # the passage holding the reference: precise
+            ("Russian forces almost control the Kursk region.", [2]),  # same words, a passage without the reference
+            ("It is Kursk.", [1]),  # few shared words, but the gold passage: precise
         ],
-        [gold],
+        [gold, other],
     )
     pairs = metrics.citation_pairs(answer, r)
     assert [p["precise"] for p in pairs] == [True, False, True]
+    assert [p["overlap"] for p in pairs] == [True, True, True]  # the old self-grading measure passes all three
     assert metrics.citation_recall(answer, r) == 1.0
+    unanswerable = ref(support=(), answerable=False)
+    assert [p["precise"] for p in metrics.citation_pairs(answer, unanswerable)] == [False, False, False]
 
 
 def test_citation_recall_is_the_share_of_support_spans_cited():

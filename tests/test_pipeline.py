@@ -122,10 +122,13 @@ def test_the_pipeline_takes_any_retriever_and_post_processor(fake_llm):
             return [kept, dropped][:k]
 
     def embed(texts: list[str]) -> list[list[float]]:
-        return [[1.0, 0.0] for _ in texts]  # everything alike: the lexical check decides
+        return [[1.0, 0.0] for _ in texts]  # everything alike
+
+    def verify(pairs: list[tuple[str, str]]) -> list[float]:
+        return [0.9 for _ in pairs]  # every span that passes the word check supports: the verifier is not under test
 
     generator = Generator(fake_llm)
-    pipeline = Pipeline(ListRetriever(), lambda: generator, embed, AnswerSettings(top_k=2),
+    pipeline = Pipeline(ListRetriever(), lambda: generator, embed, verify, AnswerSettings(top_k=2),
                         postprocessors=[lambda q, found: [p for p in found if p.document != "other.txt"]])  # fmt: skip
     answer = pipeline.ask("When does the harbour ferry to Skye leave?")
     assert asked == [("When does the harbour ferry to Skye leave?", 2)]

@@ -92,7 +92,7 @@ def test_example_question_streams_an_answer_with_highlighted_sources(page):
     assert "being checked" not in last_answer(page)  # the draft's mark is gone: the checked answer replaced it
     sources = page.locator("#sources").inner_text()
     assert "Grushko" in sources
-    assert "Check: answers the question" in sources and "judge" in sources  # the answerhood check and its scores
+    assert "Check: answers the question" in sources and "verifier" in sources  # the answerhood check and its scores
     assert any("neutral status" in m or "guarantees" in m for m in page.locator("#sources mark").all_inner_texts())
 
 

@@ -45,14 +45,14 @@ def test_web_chat_and_eval_report_highlight_a_source_alike():
 
 
 def test_answer_is_shown_as_being_checked_then_confirmed_or_withdrawn_in_place(seed_settings):
-    """The chat handler with a model whose judgement is set: while the words stream the answer is marked
+    """The chat handler with a model whose token scores are set: while the words stream the answer is marked
     as being checked; then the same message becomes the checked answer, or the refusal, with the scores."""
-    from tests.fakes import JudgedLLM
+    from tests.fakes import ScoredLLM
     from ui.app import Chat
     from ui.render import CHECKING
 
-    for verdict, confidence, passed in ((4.0, -0.2, True), (-4.0, -3.0, False)):
-        chat = Chat(seed_settings, JudgedLLM(history=[], judged=[], verdict=verdict, confidence=confidence))
+    for refusal_first, passed in ((-12.0, True), (-0.05, False)):  # the model all but refused: withdrawn
+        chat = Chat(seed_settings, ScoredLLM(history=[], scored=[], refusal_first=refusal_first))
         answering = chat.respond("What guarantees does Russia demand?", [], seed_settings.store.collection)
         updates = [(copy.deepcopy(history), panel) for history, panel in answering]  # the handler reuses its list
         streamed = [h[-1]["content"] for h, _ in updates[1:-1]]

