@@ -1,6 +1,7 @@
 """Train the verifier: the bundled all-MiniLM-L6-v2 fine-tuned as a cross-encoder, (claim, evidence) -> supported.
 
-    python -m eval.train_verifier            # CPU or GPU, whichever is there; writes qa/models/verifier/
+    python -m eval.train_verifier --curve 0.25,0.5   # CPU or GPU, whichever is there; writes qa/models/verifier/
+    python -m eval.train_verifier --draw docs/verifier-curve.svg   # the held-apart figures by training size
 
 One command trains, exports to ONNX, quantizes to int8, scores both on the held-apart articles and
 writes the weights, `manifest.json` (sources, sha256, licenses, split, pair counts by kind) and
@@ -182,8 +183,23 @@ def predict_onnx(path: Path, tokenizer: Path, pairs: list[vd.Pair], threads: int
     return out
 
 
+def draw(metrics: Path, figure: Path) -> None:
+    """The held-apart figures against the share of training pairs (metrics.json's curve), as an SVG chart."""
+    from eval.plots import metric_bars
+
+    curve = json.loads(metrics.read_text())["curve"]
+    shares = sorted(curve, key=float)
+    labels = [f"{float(s):.0%} ({curve[s]['pairs']:,} pairs)" for s in shares]
+    series = {
+        "AUC, question vs its window": [curve[s]["test"]["ask"]["auc"] for s in shares],
+        "unanswerable refused, 10% of answerable refused": [curve[s]["test"]["ask"]["refused_at_10pct"] for s in shares],
+    }
+    figure.write_text(metric_bars(labels, series, "verifier on the held-apart SQuAD 2.0 articles, by training data"), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--draw", type=Path, metavar="SVG", help="only draw the training-size curve of --out's metrics.json to SVG")
     p.add_argument("--encoder", type=Path, help="the encoder folder (default: the bundled all-MiniLM-L6-v2)")
     p.add_argument("--extra", type=Path, action="append", default=[], help="another SQuAD-format training file (all of it trains)")
     p.add_argument("--wice", type=Path, action="append", default=[], help="a WiCE claim file (.jsonl) to train on too")
@@ -199,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-pairs", type=int, default=0, help="cap the validation and test pairs (0: all; a quick try)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     args = p.parse_args(argv)
+    if args.draw:
+        draw(args.out / "metrics.json", args.draw)
+        return 0
 
     import torch
 

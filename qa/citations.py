@@ -60,6 +60,22 @@ def _spans(passages: Sequence[Source]) -> list[_Span]:
     return spans
 
 
+def _similarity(sentences: list[str], passages: Sequence[Source], spans: list[_Span], embed) -> np.ndarray:
+    """Cosine of each answer sentence with each span. Only single sentences are embedded (the excerpts
+    step embedded them already, so they are remembered); a pair's vector is the sum of its two."""
+    singles = [s for s in spans if not s.pair]
+    vectors = np.asarray(embed(sentences + [passages[s.passage].text[s.start : s.end] for s in singles]), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
+    asked = vectors[: len(sentences)]
+    own = {(s.passage, s.start, s.end): v for s, v in zip(singles, vectors[len(sentences) :])}
+    rows = []
+    for span in spans:
+        parts = [v for (p, a, b), v in own.items() if p == span.passage and span.start <= a and b <= span.end]
+        v = np.sum(parts, axis=0)
+        rows.append(v / (np.linalg.norm(v) + 1e-9))
+    return asked @ np.stack(rows).T
+
+
 def attribute(
     answer: str, passages: Sequence[Source], embed: Callable[[list[str]], list[list[float]]], verify: Verify, question: str = ""
 ) -> tuple[list[str], list[list[Support]], list[float | None]]:
@@ -69,9 +85,7 @@ def attribute(
     if not sentences or not spans:
         return sentences, [[] for _ in sentences], [None for _ in sentences]
     texts = [passages[s.passage].text[s.start : s.end] for s in spans]
-    vectors = np.asarray(embed(sentences + texts), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
-    similarity = vectors[: len(sentences)] @ vectors[len(sentences) :].T
+    similarity = _similarity(sentences, passages, spans, embed)
     read = set().union(*(s.every for s in spans))
     asked: list[tuple[int, int]] = []
     for i, sentence in enumerate(sentences):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index import Source
-from qa.citations import content_words, sentence_spans
+from qa.text import content_words, sentence_spans
 
 LEXICAL_WEIGHT = 0.5  # the share of the question's content words a sentence holds, beside its cosine similarity
 RANK_WEIGHT = 0.05  # per place in the retrieval order: a tie goes to the better passage

@@ -119,7 +119,8 @@ class Pipeline:
             timings["total"] = time.perf_counter() - t0
             yield self._refused(question, query, passages, timings, "retrieval")
             return
-        excerpts = select(query, passages, self._embed, self.settings.context_tokens)
+        embed = Remembered(self._embed)  # excerpts embed the passages' sentences; citations reuse them
+        excerpts = select(query, passages, embed, self.settings.context_tokens)
         timings["excerpts"] = time.perf_counter() - t0
         text = ""
         messages = build_messages(query, excerpts, self.settings.style)
@@ -134,7 +135,7 @@ class Pipeline:
                          sources=[], passages=passages, timings=timings)  # fmt: skip
             return
         written = time.perf_counter()
-        answer = self.finish(question, text.strip(), passages, query)
+        answer = self.finish(question, text.strip(), passages, query, embed)
         if not answer.refused and self.settings.check:
             answer = self.check(answer, messages, text.strip())
         timings["check"] = time.perf_counter() - written  # after the last token: citations and the check
@@ -147,12 +148,14 @@ class Pipeline:
         *_, answer = self.stream(question, history)
         return answer
 
-    def finish(self, question: str, text: str, passages: list[Source], query: str | None = None) -> Answer:
+    def finish(
+        self, question: str, text: str, passages: list[Source], query: str | None = None, embed: Embed | None = None
+    ) -> Answer:
         """Attach citations to the model's text; refuse when it refused or nothing supports it."""
         query = query or question
         if not text or _MODEL_REFUSAL.search(text):
             return self._refused(question, query, passages, {}, "model", text)
-        marked, sentences, sources = cite(text, passages, self._embed, self._verify, query)
+        marked, sentences, sources = cite(text, passages, embed or self._embed, self._verify, query)
         if not sources:
             return self._refused(question, query, passages, {}, "unsupported", text)
         return Answer(
@@ -190,6 +193,20 @@ class Pipeline:
             question=question, query=query, text=text, refused=True, sources=[], passages=passages,
             timings=timings, refusal=why, draft=draft or None,
         )  # fmt: skip
+
+
+class Remembered:
+    """An embedding function that embeds each text once per question: what excerpts embedded, citations reuse."""
+
+    def __init__(self, embed: Embed) -> None:
+        self._embed = embed
+        self._seen: dict[str, list[float]] = {}
+
+    def __call__(self, texts: list[str]) -> list[list[float]]:
+        new = list(dict.fromkeys(t for t in texts if t not in self._seen))
+        if new:
+            self._seen.update(zip(new, self._embed(new)))
+        return [self._seen[t] for t in texts]
 
 
 def nearby(query: str, passage: Source) -> str:

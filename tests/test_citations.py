@@ -4,7 +4,8 @@ import pytest
 
 from index import Source
 from qa.answer import Sentence, highlight_segments
-from qa.citations import cite, sentence_spans
+from qa.citations import cite
+from qa.text import sentence_spans
 from qa.components import embedder, verifier
 from qa.settings import EmbedSettings
 

@@ -79,3 +79,10 @@ def test_the_product_writes_claims_as_the_trainer_did():
     from qa.verifier import claim
 
     assert claim("Who?", "Brennan") == vd.claim("Who?", "Brennan") and claim("Who?") == vd.claim("Who?")
+
+
+def test_the_training_size_curve_is_drawn_from_the_shipped_figures(tmp_path):
+    figure = tmp_path / "curve.svg"
+    assert train_verifier.main(["--draw", str(figure)]) == 0
+    svg = figure.read_text()
+    assert svg.startswith("<svg") and "25% (1,648 pairs)" in svg and "100% (6,593 pairs)" in svg
