@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from qa.answer import Check, Sentence
 
 FEATURES = ("verifier", "refusal_first_logprob")
-WEIGHTS = {"verifier": 0.3524, "refusal_first_logprob": -0.4373}
-BIAS = -2.7598
-MEANS = {"verifier": -0.3874, "refusal_first_logprob": -8.0171}
+WEIGHTS = {"verifier": 0.349, "refusal_first_logprob": -0.4321}
+BIAS = -2.7155
+MEANS = {"verifier": -0.3549, "refusal_first_logprob": -8.0524}
 THRESHOLD = 0.27
 
 
@@ -31,7 +31,7 @@ def logit(p: float) -> float:
 def features(sentences: Sequence[Sentence], retrieval: float, model: dict | None = None) -> dict[str, float]:
     """The scores the decision reads (and shows): the verifier's best sentence, the model's token scores
     (qa.scoring; none from a server) and the best passage's retrieval score."""
-    best = max((s.score for s in sentences if s.score is not None), default=None)
+    best = max((s.score for s in sentences if s.supported and s.score is not None), default=None)
     scores = {k: round(float(v), 4) for k, v in (model or {}).items() if isinstance(v, int | float)}
     scores["retrieval"] = round(float(retrieval), 4)
     if best is not None:

@@ -6,7 +6,8 @@ sentence's words or meaning) is found, and the verifier (qa.verifier, a cross-en
 SQuAD 2.0) scores whether that span supports the sentence as the answer to the question. Two hard
 constraints come first, because they are what a small model gets wrong: every number and every name
 of the sentence must be in the span. The sentence cites the passage it scores highest, when that
-score reaches SUPPORT_MIN; a sentence with no support gets no citation. (Citing every passage within
+score reaches SUPPORT_MIN; a sentence no span holds alone and without numbers may cite two passages
+that together hold its names (both scored); a sentence with no support gets no citation. (Citing every passage within
 a margin of the best was tried: on the validation article it cited more passages that do not hold
 the answer, for no gain in recall; docs/verifier.md.)
 """
@@ -89,32 +90,54 @@ def attribute(
     texts = [passages[s.passage].text[s.start : s.end] for s in spans]
     similarity = _similarity(sentences, passages, spans, embed)
     read = set().union(*(s.every for s in spans))
-    asked: list[tuple[int, int]] = []
+    whole: list[tuple[int, int]] = []  # (sentence, span) pairs whose span holds all the sentence's names and numbers
+    parts: list[tuple[int, int]] = []  # for a sentence no span holds alone: each passage's best span
     for i, sentence in enumerate(sentences):
         words, nums = content_words(sentence), numbers(sentence)
         proper = names(sentence) - given_names(sentence, read)
-        if not words:
-            continue
+        alone: dict[int, tuple[float, int]] = {}
         best: dict[int, tuple[float, int]] = {}
         for j, span in enumerate(spans):
-            lexical, semantic = len(words & span.words) / len(words), float(similarity[i, j])
-            if max(lexical, semantic) < CANDIDATE_MIN or not nums <= span.numbers:
+            lexical = len(words & span.words) / len(words) if words else 0.0
+            if max(lexical, float(similarity[i, j])) < CANDIDATE_MIN:
                 continue
-            if not all(named(n, set(span.every)) for n in proper):
-                continue
-            score = (lexical + semantic) / 2 - (PAIR_PENALTY if span.pair else 0.0)
+            score = (lexical + float(similarity[i, j])) / 2 - (PAIR_PENALTY if span.pair else 0.0)
             if score > best.get(span.passage, (-1.0, 0))[0]:
                 best[span.passage] = (score, j)
-        asked += [(i, j) for _, j in best.values()]
+            if nums <= span.numbers and all(named(n, span.every) for n in proper) and score > alone.get(span.passage, (-1.0, 0))[0]:
+                alone[span.passage] = (score, j)
+        whole += [(i, j) for _, j in alone.values()]
+        if not alone and not nums and len(best) > 1:
+            parts += [(i, j) for _, j in best.values()]
+    asked = whole + parts
     scores = verify([(claim(question, sentences[i]), texts[j]) for i, j in asked]) if asked else []
     support: list[list[Support]] = [[] for _ in sentences]
     top: list[float | None] = [None for _ in sentences]
-    for (i, j), p in zip(asked, scores):
-        if p > (top[i] or 0.0):
+    for i, sentence in enumerate(sentences):
+        one = sorted((p, j) for (k, j), p in zip(asked[: len(whole)], scores) if k == i)
+        two = sorted((p, j) for (k, j), p in zip(asked[len(whole) :], scores[len(whole) :]) if k == i)
+        if one:
+            p, j = one[-1]
             top[i] = p
-            span = spans[j]
-            support[i] = [Support(span.passage, span.start, span.end, p)] if p >= SUPPORT_MIN else []
+            if p >= SUPPORT_MIN:
+                support[i] = [Support(spans[j].passage, spans[j].start, spans[j].end, p)]
+        elif two:
+            top[i] = _joined(sentence, [(p, spans[j]) for p, j in reversed(two) if p >= SUPPORT_MIN], read, support[i])
     return sentences, support, top
+
+
+def _joined(sentence: str, found: list[tuple[float, _Span]], read: set[str], into: list[Support]) -> float | None:
+    """A sentence that joins facts of two passages ("Russia demands A and B", A in one, B in another) cites
+    the best-scored two that together hold its names; it has no number (a number is supported only beside
+    its claim, in one span). Its score is the weaker of the two."""
+    proper = names(sentence) - given_names(sentence, read)
+    pairs = [(min(p, q), a, b, p, q) for k, (p, a) in enumerate(found) for q, b in found[k + 1 :]
+             if all(named(n, a.every | b.every) for n in proper)]  # fmt: skip
+    if not pairs:
+        return found[0][0] if found else None
+    score, a, b, p, q = max(pairs, key=lambda t: t[0])
+    into += [Support(a.passage, a.start, a.end, p), Support(b.passage, b.start, b.end, q)]
+    return score
 
 
 def cite(

@@ -60,6 +60,16 @@ def test_each_sentence_cites_its_own_passage():
     assert [s.id for s in sources] == ["a", "b"]
 
 
+def test_a_sentence_joining_two_passages_facts_cites_both():
+    condition = ("Dan Sabbagh points out that Russia’s main condition is, “the complete cessation of foreign military "
+                 "aid and the provision of intelligence information to Kyiv,” according to a statement by Russia.")  # fmt: skip
+    ps = [passages()[0], Source(id="c", document="seed.txt", text=condition, start=2000, end=2000 + len(condition), score=0.5)]
+    answer = ("Russia demands the neutral status of Ukraine, the refusal of NATO countries to accept it into the alliance, "
+              "and the complete cessation of foreign military aid and the provision of intelligence information to Kyiv.")  # fmt: skip
+    _, sentences, sources = cite(answer, ps, embed, verify, "What guarantees does Russia demand?")
+    assert sentences[0].citations == [1, 2] and {s.id for s in sources} == {"a", "c"}
+
+
 def test_invented_sentence_gets_no_citation():
     answer = "France won the 1998 football World Cup in Paris."
     text, sentences, sources = cite(answer, passages(), embed, verify)
