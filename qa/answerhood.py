@@ -4,11 +4,14 @@ Citations say which passage holds each sentence; they cannot alone stop a neighb
 as the answer to a question the documents do not answer. The verifier (qa.verifier) is trained for
 exactly that case (SQuAD 2.0's unanswerable questions, written around a decoy in the paragraph), and
 citations already asked it about every sentence: `verifier` is the log-odds of the best-supported
-sentence, read from the answer's sentences, so the check itself costs no model pass.
+sentence, read from the answer's sentences. Beside it, `refusal_first_logprob`: how likely the model
+was to say "I don't know." at its first token, kept while it wrote (qa.scoring). The check itself
+costs no model pass.
 
 `WEIGHTS` and `BIAS` are a logistic regression fitted by `eval/fit_answerhood.py` on the validation
-article's recorded run (never on the held-apart sets); `THRESHOLD` is the operating point chosen
-there. Other scores were tried beside the verifier and kept only where they added (docs/answerhood.md).
+article's recorded runs, short and sentence style (never on the held-apart sets); `THRESHOLD` is the
+operating point chosen there. Other scores were tried beside the verifier and kept only where they
+added (docs/answerhood.md).
 """
 
 import math
@@ -17,10 +20,10 @@ from collections.abc import Sequence
 from qa.answer import Check, Sentence
 
 FEATURES = ("verifier", "refusal_first_logprob")
-WEIGHTS = {"verifier": 0.349, "refusal_first_logprob": -0.4321}
-BIAS = -2.7155
-MEANS = {"verifier": -0.3549, "refusal_first_logprob": -8.0524}
-THRESHOLD = 0.27
+WEIGHTS = {"verifier": 0.4321, "refusal_first_logprob": -0.4124}
+BIAS = -2.4148
+MEANS = {"verifier": 0.428, "refusal_first_logprob": -6.8838}
+THRESHOLD = 0.34
 
 
 def logit(p: float) -> float:

@@ -5,11 +5,12 @@ of the answer, each passage's best span (one sentence, or two adjacent ones, tha
 sentence's words or meaning) is found, and the verifier (qa.verifier, a cross-encoder trained on
 SQuAD 2.0) scores whether that span supports the sentence as the answer to the question. Two hard
 constraints come first, because they are what a small model gets wrong: every number and every name
-of the sentence must be in the span. The sentence cites the passage it scores highest, when that
-score reaches SUPPORT_MIN; a sentence no span holds alone and without numbers may cite two passages
-that together hold its names (both scored); a sentence with no support gets no citation. (Citing every passage within
-a margin of the best was tried: on the validation article it cited more passages that do not hold
-the answer, for no gain in recall; docs/verifier.md.)
+of the sentence must be in the span. Of the passages whose span the verifier supports (SUPPORT_MIN),
+the sentence cites the one whose span matches it best; a sentence no span holds alone and without
+numbers may cite two passages that together hold its names (both supported); a sentence with no
+support gets no citation. (Citing every supported passage, or the one the verifier scores highest,
+was tried: on the validation article both cited more passages that do not hold the answer;
+docs/verifier.md.)
 """
 
 import re
@@ -92,6 +93,7 @@ def attribute(
     read = set().union(*(s.every for s in spans))
     whole: list[tuple[int, int]] = []  # (sentence, span) pairs whose span holds all the sentence's names and numbers
     parts: list[tuple[int, int]] = []  # for a sentence no span holds alone: each passage's best span
+    match: dict[tuple[int, int], float] = {}  # how well each span asked about matches its sentence, words and meaning
     for i, sentence in enumerate(sentences):
         words, nums = content_words(sentence), numbers(sentence)
         proper = names(sentence) - given_names(sentence, read)
@@ -107,6 +109,7 @@ def attribute(
             if nums <= span.numbers and all(named(n, span.every) for n in proper) and score > alone.get(span.passage, (-1.0, 0))[0]:
                 alone[span.passage] = (score, j)
         whole += [(i, j) for _, j in alone.values()]
+        match.update({(i, j): m for m, j in alone.values()})
         if not alone and not nums and len(best) > 1:
             parts += [(i, j) for _, j in best.values()]
     asked = whole + parts
@@ -114,12 +117,13 @@ def attribute(
     support: list[list[Support]] = [[] for _ in sentences]
     top: list[float | None] = [None for _ in sentences]
     for i, sentence in enumerate(sentences):
-        one = sorted((p, j) for (k, j), p in zip(asked[: len(whole)], scores) if k == i)
+        one = [(p, j) for (k, j), p in zip(asked[: len(whole)], scores) if k == i]
         two = sorted((p, j) for (k, j), p in zip(asked[len(whole) :], scores[len(whole) :]) if k == i)
         if one:
-            p, j = one[-1]
-            top[i] = p
-            if p >= SUPPORT_MIN:
+            top[i] = max(p for p, _ in one)
+            held = [(match[(i, j)], p, j) for p, j in one if p >= SUPPORT_MIN]
+            if held:  # of the spans the verifier supports, the one that matches the sentence best
+                _, p, j = max(held)
                 support[i] = [Support(spans[j].passage, spans[j].start, spans[j].end, p)]
         elif two:
             top[i] = _joined(sentence, [(p, spans[j]) for p, j in reversed(two) if p >= SUPPORT_MIN], read, support[i])
