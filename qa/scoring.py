@@ -83,7 +83,12 @@ def token_scores(model, prompt: str, answer: str, refusal: str, written: Written
     refusal_ids = model.tokenize(refusal.encode(), add_bos=False, special=False)[:1]
     kept = written.scores(model, prompt_ids, answer, refusal_ids[0] if refusal_ids else None) if written else None
     token_lp, refusal_lp = kept if kept else _read_again(model, prompt_ids, answer, refusal_ids)
-    return {"answer_mean_logprob": float(token_lp.mean()), "refusal_first_logprob": refusal_lp}
+    scores = {"answer_mean_logprob": float(token_lp.mean())}
+    # An answer that begins with the refusal's first token ("Izvestia" and "I don't know." both begin
+    # with "I") makes that token's probability the answer's own: it says nothing of a refusal then.
+    if model.tokenize(answer.strip().encode(), add_bos=False, special=False)[:1] != refusal_ids:
+        scores["refusal_first_logprob"] = refusal_lp
+    return scores
 
 
 def _read_again(model, prompt_ids: list[int], answer: str, refusal_ids: list[int]) -> tuple[np.ndarray, float]:
