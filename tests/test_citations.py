@@ -3,7 +3,7 @@
 import pytest
 
 from index import Source
-from qa.answer import Sentence, highlight_segments
+from qa.answer import highlight_segments
 from qa.citations import cite
 from qa.text import sentence_spans
 from qa.components import embedder, verifier
