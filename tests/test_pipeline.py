@@ -173,3 +173,19 @@ def test_warm_up_of_a_model_server_keeps_nothing_here(fake_llm):
 
     assert Generator(fake_llm).prefill(instructions()) is False  # no llama.cpp object in this process
     assert Generator(fake_llm, where="http://127.0.0.1:9/v1").prefill(instructions()) is False
+
+
+def test_each_text_is_embedded_once_per_question():
+    """Excerpts embed the passages' sentences before the first word; citations reuse those vectors after it."""
+    from qa.service import Remembered
+
+    seen: list[list[str]] = []
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        seen.append(list(texts))
+        return [[float(len(t))] for t in texts]
+
+    remembered = Remembered(embed)
+    assert remembered(["a", "bb", "a"]) == [[1.0], [2.0], [1.0]]
+    assert remembered(["bb", "ccc"]) == [[2.0], [3.0]]
+    assert seen == [["a", "bb"], ["ccc"]]
