@@ -86,3 +86,9 @@ def test_the_training_size_curve_is_drawn_from_the_shipped_figures(tmp_path):
     assert train_verifier.main(["--draw", str(figure)]) == 0
     svg = figure.read_text()
     assert svg.startswith("<svg") and "25% (1,648 pairs)" in svg and "100% (6,593 pairs)" in svg
+
+
+def test_the_data_manifest_names_the_files_as_they_are():
+    manifest = (DATA / "MANIFEST.md").read_text()
+    for name in ("squad2/squad2.dev.json", "squad2/squad2.validation.json", "squad2/squad2.heldapart.json", "xquad/xquad.en.json"):
+        assert f"| `{name}` | {vd.sha256(DATA / name)} |" in manifest, name
