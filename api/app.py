@@ -8,10 +8,9 @@ per request (`api.events`); the one language model takes questions one at a time
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -20,10 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 import qa
-from api import events, shapes
+from api import chores, events, shapes
 from api.telemetry import Telemetry, from_env, now_ns
-from qa import Answer, Settings, UserError
-from qa.service import clean_question
+from qa import Answer, NoCollection, Pipelines, Settings, UserError, clean_question
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
@@ -43,7 +41,7 @@ class APIError(Exception):
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
-    role: str
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
@@ -69,53 +67,39 @@ class SearchRequest(BaseModel):
 
 
 def conversation(messages: list[Message]) -> tuple[str, list[tuple[str, str]]]:
-    """The last user message, and the (question, answer) pairs before it (system messages left out)."""
-    turns = [(m.role, m.text()) for m in messages if m.role in ("user", "assistant")]
-    if not turns or turns[-1][0] != "user":
+    """The last user message, and the (question, answer) pairs before it (`qa.conversation`)."""
+    turns = [(m.role, m.text()) for m in messages]
+    asked = [t for t in turns if t[0] in ("user", "assistant")]
+    if not asked or asked[-1][0] != "user":
         raise APIError(400, "The last message must be the user's question.", param="messages", code="no_question")
-    pairs, asked = [], None
-    for role, text in turns[:-1]:
-        if role == "user":
-            asked = text
-        elif asked is not None:
-            pairs.append((asked, text))
-            asked = None
-    return turns[-1][1], pairs
+    return asked[-1][1], qa.conversation(asked[:-1])
 
 
-class UnknownCollection(UserError):
-    pass
+async def pipeline_of(pipelines: Pipelines, model: str | None, default: str) -> tuple[str, "Pipeline"]:
+    """The collection a model id (or a collection name) names, and its pipeline; 404 when there is none."""
+    name = shapes.collection_of(model, default)
+    try:
+        return name, await run_in_threadpool(pipelines.get, name)
+    except NoCollection:
+        raise APIError(404, f"There is no collection '{name}' (model '{model or shapes.MODEL}'). GET /v1/models lists "
+                       "one model per collection.", param="model", code="model_not_found") from None  # fmt: skip
+    except UserError as e:
+        raise APIError(400, str(e), code="store_error") from None
 
 
-class Pipelines:
-    """One pipeline per (collection, top_k), all sharing the process's models."""
+def _body(model: type[BaseModel]) -> dict:
+    """The OpenAPI request body of a route that reads its JSON itself (`read_json`): the schema of `model`."""
 
-    def __init__(self, settings: Settings, llm: "LLM | None") -> None:
-        self.settings, self.llm = settings, llm
-        self._pipelines: dict[tuple[str, int], Pipeline] = {}
-        self._lock = threading.Lock()
+    def inline(node: Any, defs: dict) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+            return {k: inline(v, defs) for k, v in node.items() if k != "$defs"}
+        return [inline(v, defs) for v in node] if isinstance(node, list) else node
 
-    def collection(self, model: str | None) -> str:
-        """The collection a model id (or a collection name) names; `UnknownCollection` when there is none."""
-        name = shapes.collection_of(model, self.settings.store.collection)
-        if name not in qa.collections(self.settings):
-            raise UnknownCollection(f"There is no collection '{name}' (model '{model or shapes.MODEL}').")
-        return name
-
-    async def resolve(self, model: str | None) -> str:
-        try:
-            return await run_in_threadpool(self.collection, model)
-        except UnknownCollection as e:
-            raise APIError(404, f"{e} GET /v1/models lists one model per collection.", param="model",
-                           code="model_not_found") from None  # fmt: skip
-
-    def get(self, collection: str, top_k: int | None = None) -> "Pipeline":
-        key = (collection, top_k or self.settings.answer.top_k)
-        with self._lock:
-            if key not in self._pipelines:
-                s = self.settings.with_(store={"collection": collection}, answer={"top_k": key[1]})
-                self._pipelines[key] = qa.load(s, self.llm)
-            return self._pipelines[key]
+    schema = model.model_json_schema()
+    schema = inline(schema, schema.get("$defs", {}))
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 async def read_json(request: Request, model: type[BaseModel]) -> Any:
@@ -148,8 +132,9 @@ def create_app(settings: Settings, llm: "LLM | None" = None, telemetry: Telemetr
     """
     telemetry = telemetry or from_env()
     pipelines = Pipelines(settings, llm)
+    default = settings.store.collection
     key = settings.web.api_key.get_secret_value().encode() if settings.web.api_key else None
-    app = FastAPI(title="seedqa", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="seedqa", version="1", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, e: APIError) -> JSONResponse:
@@ -187,33 +172,31 @@ def create_app(settings: Settings, llm: "LLM | None" = None, telemetry: Telemetr
         data = [{"id": shapes.model_id(n, default), "object": "model", "created": 0, "owned_by": "seedqa"} for n in ordered]
         return {"object": "list", "data": data}
 
-    @router.post("/search")
+    @router.post("/search", openapi_extra=_body(SearchRequest))
     async def search(request: Request) -> dict:
         start = time.perf_counter()
         body: SearchRequest = await read_json(request, SearchRequest)
-        collection = await pipelines.resolve(body.collection or body.model)
+        collection, pipeline = await pipeline_of(pipelines, body.collection or body.model, default)
         try:
             query = clean_question(body.query)
-            pipeline = await run_in_threadpool(pipelines.get, collection, body.k or body.max_results)
-            found = await run_in_threadpool(pipeline.retrieve, query)
+            found = await run_in_threadpool(pipeline.retrieve, query, body.k or body.max_results)
         except UserError as e:
             raise APIError(400, str(e), param="query", code="invalid_query") from None
-        model = shapes.model_id(collection, settings.store.collection)
+        model = shapes.model_id(collection, default)
         return {"object": "search.results", "model": model, "query": query,
                 "results": [shapes.search_result(p) for p in found],
                 "timings": {"total": round(time.perf_counter() - start, 4)}}  # fmt: skip
 
-    @router.post("/chat/completions")
+    @router.post("/chat/completions", openapi_extra=_body(ChatRequest))
     async def chat(request: Request) -> Any:
         start, started_ns = time.perf_counter(), now_ns()
         body: ChatRequest = await read_json(request, ChatRequest)
         question, history = conversation(body.messages)
-        collection = await pipelines.resolve(body.model)
-        model = shapes.model_id(collection, settings.store.collection)
-        try:
-            pipeline = await run_in_threadpool(pipelines.get, collection)
-        except UserError as e:
-            raise APIError(400, str(e), code="store_error") from None
+        if (chore := chores.reply(question)) is not None:  # Open WebUI's title, tags...: no model, no documents
+            model = shapes.model_id(shapes.collection_of(body.model, default), default)
+            return _plain(chore, model, body.stream)
+        collection, pipeline = await pipeline_of(pipelines, body.model, default)
+        model = shapes.model_id(collection, default)
         stream = events.stream(pipeline, question, history)
         # The status is decided at the first word or the answer, so a model that is down is a 502, not a 200.
         head: list[tuple[float, Any]] = []
@@ -231,7 +214,7 @@ def create_app(settings: Settings, llm: "LLM | None" = None, telemetry: Telemetr
         last = head[-1][1] if head else None
         if isinstance(last, Answer) and last.error:
             raise APIError(502, last.error, "api_error", code="llm_unavailable")
-        run = _Run(start, started_ns, body.stream, collection, telemetry)
+        run = _Run(start, started_ns, body.stream, collection, telemetry, request.headers.get("traceparent"))
         if body.stream:
             return StreamingResponse(
                 run.sse(shapes.new_id(), model, head, stream), media_type="text/event-stream",
@@ -249,6 +232,20 @@ def create_app(settings: Settings, llm: "LLM | None" = None, telemetry: Telemetr
     return app
 
 
+def _plain(text: str, model: str, stream: bool) -> Any:
+    """A reply that is not an answer from the documents, as a completion or a stream of one."""
+    cid = shapes.new_id()
+    if not stream:
+        return shapes.completion(cid, model, text)
+
+    async def sse() -> AsyncIterator[str]:
+        yield _data(shapes.chunk(cid, model, {"role": "assistant", "content": text}))
+        yield _data(shapes.chunk(cid, model, {}, "stop", usage=shapes.usage(None)))
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
 async def _chain(head: list, rest: AsyncIterator) -> AsyncIterator:
     for item in head:
         yield item
@@ -259,19 +256,14 @@ async def _chain(head: list, rest: AsyncIterator) -> AsyncIterator:
 class _Run:
     """One answer on its way out: the times its events arrived, its timings and its spans."""
 
-    def __init__(self, start: float, started_ns: int, streamed: bool, collection: str, telemetry: Telemetry | None):
+    def __init__(self, start: float, started_ns: int, streamed: bool, collection: str, telemetry: Telemetry | None,
+                 traceparent: str | None = None) -> None:  # fmt: skip
         self.start, self.started_ns, self.streamed, self.collection = start, started_ns, streamed, collection
-        self.telemetry = telemetry
+        self.telemetry, self.traceparent = telemetry, traceparent
         self.marks: dict[str, float] = {}
 
     def mark(self, at: float, event: Any) -> None:
-        if isinstance(event, list):
-            self.marks["sources"] = at
-        elif isinstance(event, str):
-            self.marks.setdefault("first", at)
-            self.marks["last"] = at
-        else:
-            self.marks["answer"] = at
+        events.mark(self.marks, at, event)
 
     def timings(self, answer: Answer) -> dict[str, float]:
         timings = shapes.step_timings(answer, self.marks, self.start)
@@ -279,7 +271,7 @@ class _Run:
             attributes = {"qa.collection": self.collection, "qa.stream": self.streamed, "qa.refused": answer.refused,
                           "qa.refusal": answer.refusal or "", "qa.sources": len(answer.sources),
                           "qa.error": bool(answer.error)}  # fmt: skip
-            self.telemetry.record("qa.chat.completions", self.started_ns, timings, attributes)
+            self.telemetry.record("qa.chat.completions", self.started_ns, timings, attributes, self.traceparent)
         return timings
 
     async def sse(self, cid: str, model: str, head: list, rest: AsyncIterator) -> AsyncIterator[str]:
@@ -292,15 +284,16 @@ class _Run:
         async for at, event in _chain(head, rest):
             self.mark(at, event)
             if isinstance(event, str):
-                yield _data(shapes.chunk(cid, model, {**role, "reasoning_content": event}))
+                draft = event if not role else shapes.DRAFT_NOTE + event  # said once, before the first word
+                yield _data(shapes.chunk(cid, model, {**role, "reasoning_content": draft}))
                 role = {}
             elif isinstance(event, Answer):
                 if event.error:  # the model server failed after it began: the status is sent already
                     yield _data(shapes.error_body(event.error, "api_error", code="llm_unavailable"))
                     break
-                yield _data(shapes.chunk(cid, model, {**role, "content": event.text}))
+                yield _data(shapes.chunk(cid, model, {**role, "content": shapes.content(event)}))
                 for e in shapes.openwebui_events(event):
-                    yield _data(shapes.chunk(cid, model, None, event=e))
+                    yield _data(shapes.chunk(cid, model, {}, event=e))
                 yield _data(shapes.chunk(cid, model, {}, "stop", **shapes.extras(event, self.timings(event))))
         yield "data: [DONE]\n\n"
 

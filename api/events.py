@@ -11,12 +11,49 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from qa.service import Event, Pipeline
 
 _END = object()
+T = TypeVar("T")
+
+
+async def ticking(items: AsyncIterator[T], every: float) -> AsyncIterator[T | None]:
+    """`items` as they come, and None each time `every` seconds have passed since the last None, whether
+    items came or not (an MCP server's progress: a client restarts its timeout at each report)."""
+    loop = asyncio.get_running_loop()
+    due = loop.time() + every
+    pending = asyncio.ensure_future(anext(items))
+    try:
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=max(due - loop.time(), 0))
+            if loop.time() >= due:
+                due = loop.time() + every
+                yield None
+            if not done:
+                continue
+            try:
+                item = pending.result()
+            except StopAsyncIteration:
+                return
+            yield item
+            pending = asyncio.ensure_future(anext(items))
+    finally:
+        pending.cancel()
+
+
+def mark(marks: dict[str, float], at: float, event: "Event") -> None:
+    """Note when each kind of event arrived: the passages, the first and last word, the answer
+    (what `api.shapes.step_timings` reads)."""
+    if isinstance(event, list):
+        marks["sources"] = at
+    elif isinstance(event, str):
+        marks.setdefault("first", at)
+        marks["last"] = at
+    else:
+        marks["answer"] = at
 
 
 async def stream(

@@ -3,16 +3,19 @@
 The sources follow Perplexity's API: `citations` (one string per cited source, `citations[n-1]` is
 `[n]`) and `search_results` (one object per passage searched, the cited ones first in marker order,
 so `search_results[n-1]` is `[n]` too). Open WebUI reads neither; it shows a source for each
-`event` of type "citation" in a stream chunk, so a stream carries those as well. docs/api.md
+`event` of type "citation" in a stream chunk, so a stream carries those as well, each in a chunk
+with its one (empty) choice, as every chunk has. docs/api.md
 documents every field.
 """
 
+import re
 import time
 import uuid
 from typing import Any
 
-from qa import Answer, Source
+from qa import Answer, Source, highlight_segments
 
+DRAFT_NOTE = "Draft, as the model writes it; shown as the answer only once checked against the passages:\n\n"
 MODEL = "seedqa"  # the default collection's model id; another collection is "seedqa:<name>"
 
 
@@ -25,6 +28,12 @@ def collection_of(model: str | None, default: str) -> str:
     if not model or model == MODEL:
         return default
     return model.removeprefix(f"{MODEL}:")
+
+
+def content(answer: Answer) -> str:
+    """The answer's text as chat content: its markers one by one ("[1] [2]"), since chat clients that read
+    markers (Open WebUI) join adjacent ones ("[1][2]") into one chip for both sources."""
+    return re.sub(r"\](?=\[\d)", "] ", answer.text)
 
 
 def error_body(message: str, type: str = "invalid_request_error", param: str | None = None, code: str | None = None) -> dict:
@@ -94,6 +103,7 @@ def extras(answer: Answer, timings: dict[str, float]) -> dict[str, Any]:
         "query": answer.query or answer.question,
         "sentences": [s.model_dump() for s in answer.sentences],
         "timings": timings,
+        "usage": usage(answer),
     }
 
 
@@ -101,7 +111,9 @@ def new_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
-def completion(cid: str, model: str, answer: Answer, timings: dict[str, float]) -> dict:
+def completion(cid: str, model: str, answer: Answer | str, timings: dict[str, float] | None = None) -> dict:
+    """A chat.completion of an `answer`, with its sources and checks; or of plain text (an Open WebUI chore)."""
+    text = answer if isinstance(answer, str) else content(answer)
     return {
         "id": cid,
         "object": "chat.completion",
@@ -110,35 +122,63 @@ def completion(cid: str, model: str, answer: Answer, timings: dict[str, float]) 
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": answer.text},
+                "message": {"role": "assistant", "content": text},
                 "finish_reason": "stop",
                 "logprobs": None,
             }
         ],
-        **extras(answer, timings),
+        **(extras(answer, timings or {}) if isinstance(answer, Answer) else {"usage": usage(None)}),
     }
 
 
-def chunk(cid: str, model: str, delta: dict | None, finish: str | None = None, **fields: Any) -> dict:
-    """A chat.completion.chunk; `delta=None` gives one without choices (an Open WebUI event)."""
-    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+def chunk(cid: str, model: str, delta: dict, finish: str | None = None, **fields: Any) -> dict:
+    """A chat.completion.chunk. Every chunk has its one choice, so the usual `chunk.choices[0]` of client code
+    never fails: an Open WebUI event rides in `event` beside an empty delta."""
+    choices = [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
     return {
         "id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
         "choices": choices, **fields,
     }  # fmt: skip
 
 
+def source_name(source: Source) -> str:
+    """A passage as a reader tells it from another of the same document: its name and character range."""
+    page = f", page {source.page}" if source.page else ""
+    return f"{source.document}{page}, chars {source.start}-{source.end}"
+
+
+def marked_text(source: Source) -> str:
+    """The passage with its supporting sentences in bold (Markdown), as Open WebUI shows a source's text."""
+    pieces = highlight_segments(source.text, source.start, source.highlights)
+    return "".join(f"**{t.strip()}**{' ' if t.endswith(' ') else ''}" if marked and t.strip() else t for t, marked in pieces)
+
+
+def _source_event(source: Source, name: str) -> dict:
+    return {
+        "type": "citation",
+        "data": {
+            "document": [marked_text(source)],
+            "metadata": [{"source": citation(source), "name": name, "page": source.page}],
+            "source": {"id": citation(source), "name": name},
+            "distances": [round(source.score, 4)],
+        },
+    }
+
+
 def openwebui_events(answer: Answer) -> list[dict]:
-    """One Open WebUI "citation" event per cited source, in marker order, so its [n] links to the right one."""
-    return [
-        {
-            "type": "citation",
-            "data": {
-                "document": [s.text],
-                "metadata": [{"source": citation(s), "name": f"[{s.n}] {s.document}", "page": s.page}],
-                "source": {"id": citation(s), "name": s.document},
-                "distances": [round(s.score, 4)],
-            },
-        }
-        for s in answer.sources
-    ]
+    """Open WebUI's events for an answer: one "citation" per cited source, in marker order, so its [n] links
+    to the right one (Open WebUI numbers them itself); the passage a refusal quotes, named as not an answer;
+    and the answerhood check's verdict in words as a "status" line."""
+    events = [_source_event(s, source_name(s)) for s in answer.sources]
+    if answer.quoted is not None:
+        events.append(_source_event(answer.quoted, f"closest passage, not an answer: {source_name(answer.quoted)}"))
+    if answer.check is not None:
+        events.append({"type": "status", "data": {"description": answer.check.verdict, "done": True}})
+    return events
+
+
+def usage(answer: Answer | None) -> dict[str, int]:
+    """OpenAI's token counts of the answer: what the model read and wrote (none for a refusal before it)."""
+    tokens = answer.tokens if answer is not None else {}
+    read, written = tokens.get("prompt", 0), tokens.get("completion", 0)
+    return {"prompt_tokens": read, "completion_tokens": written, "total_tokens": read + written}

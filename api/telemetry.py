@@ -32,12 +32,19 @@ class Telemetry:
         self.provider.add_span_processor(BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter))
         self.tracer = self.provider.get_tracer("seedqa.api")
 
-    def record(self, name: str, started_ns: int, timings: dict[str, float], attributes: dict[str, Any]) -> None:
-        """A span `name` starting at `started_ns` (wall clock) lasting timings["total"], a child per step."""
-        from opentelemetry import trace
+    def record(
+        self, name: str, started_ns: int, timings: dict[str, float], attributes: dict[str, Any], traceparent: str | None = None
+    ) -> None:
+        """A span `name` starting at `started_ns` (wall clock) lasting timings["total"], a child per step.
 
+        `traceparent`: the caller's W3C trace context (the request's header); the span is then its child,
+        in the caller's trace."""
+        from opentelemetry import trace
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        parent = TraceContextTextMapPropagator().extract({"traceparent": traceparent}) if traceparent else None
         end = started_ns + int(timings.get("total", 0.0) * 1e9)
-        root = self.tracer.start_span(name, start_time=started_ns, attributes=_clean(attributes))
+        root = self.tracer.start_span(name, context=parent, start_time=started_ns, attributes=_clean(attributes))
         ctx = trace.set_span_in_context(root)
         # Steps are back to back, ending where the request's answer was ready.
         at = end - int(sum(timings.get(s, 0.0) for s in STEPS) * 1e9)

@@ -60,8 +60,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add_arguments(p)
 
-    p = sub.add_parser("bench", help="speed figures beside a plain llama-index pipeline (see eval/bench.py)")
-    from eval.bench import add_arguments as bench_arguments
+    p = sub.add_parser("bench", help="speed figures beside a plain llama-index pipeline (see bench/run.py)")
+    from bench.run import add_arguments as bench_arguments
 
     bench_arguments(p)
     return parser
@@ -274,7 +274,7 @@ def _eval(args, settings) -> int:
 
 
 def _bench(args, settings) -> int:
-    from eval.bench import run
+    from bench.run import run
 
     return run(args, settings)
 

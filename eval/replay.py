@@ -70,7 +70,7 @@ class RecordedLLM(CustomLLM):
         return self.texts[_key(asked[-1])]
 
     def token_scores(self, messages: Sequence, answer: str) -> dict:
-        """The token scores recorded for the question (qa.llm.Generator.token_scores asks for them)."""
+        """The token scores recorded for the question (the `qa.llm.LanguageModel`'s token_scores asks for them)."""
         asked = _QUESTION.findall(messages[-1].content)
         return self.scores.get(_key(asked[-1]), {}) if asked else {}
 

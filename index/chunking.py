@@ -8,7 +8,7 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
 
 from index.documents import Document
-from index.embedding import MAX_TOKENS
+from index.minilm import MAX_TOKENS
 
 _KEYS = ["document", "doc_sha256", "chunk", "chunks", "start", "end", "page"]
 

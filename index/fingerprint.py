@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.embedding import MODEL_NAME
+from index.minilm import MODEL_NAME
 from index.errors import StoreError
 
 if TYPE_CHECKING:

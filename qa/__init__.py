@@ -14,19 +14,21 @@ from typing import TYPE_CHECKING
 
 from index import IndexReport, Source
 from qa.answer import Answer, Check, Sentence, highlight_segments
-from qa.errors import QuestionError, StoreError, UserError
+from qa.errors import NoCollection, QuestionError, StoreError, UserError
+from qa.service import clean_question
+from qa.serving import Pipelines, conversation, load
 from qa.settings import AnswerStyle, Settings, get_settings
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
 
     from index import Store
-    from qa.service import Event, Pipeline
+    from qa.service import Event
 
 __all__ = [
-    "Answer", "AnswerStyle", "Check", "IndexReport", "QuestionError", "Sentence", "Settings", "Source", "StoreError",
-    "UserError", "add_files", "ask", "collections", "delete_collection", "get_settings", "highlight_segments", "index",
-    "load", "open_store", "stream",
+    "Answer", "AnswerStyle", "Check", "IndexReport", "NoCollection", "Pipelines", "QuestionError", "Sentence", "Settings",
+    "Source", "StoreError", "UserError", "add_files", "ask", "clean_question", "collections", "conversation",
+    "delete_collection", "get_settings", "highlight_segments", "index", "load", "open_store", "stream",
 ]  # fmt: skip
 
 
@@ -34,24 +36,6 @@ def _settings(settings: Settings | None, store_dir: str | Path | None, collectio
     where = {k: v for k, v in (("dir", store_dir), ("collection", collection)) if v is not None}
     settings = settings or get_settings()
     return settings.with_(store=where) if where else settings
-
-
-def load(settings: Settings | None = None, llm: "LLM | None" = None) -> "Pipeline":
-    """The question-answering pipeline over one collection. Pass `llm` to use another language model."""
-    from qa import components
-    from qa.llm import Generator
-    from qa.service import Pipeline
-
-    settings = settings or get_settings()
-    store = components.store(settings)
-    own = Generator(llm) if llm is not None else None
-    return Pipeline(
-        store,
-        (lambda: own) if own else (lambda: components.generator(settings.llm)),
-        lambda texts: store.embedder.get_text_embedding_batch(texts),
-        lambda pairs: components.verifier(settings.embed.threads)(pairs),
-        settings.answer,
-    )
 
 
 def open_store(settings: Settings | None = None, create: bool = False) -> "Store":

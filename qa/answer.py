@@ -51,6 +51,15 @@ class Check(BaseModel):
     scores: dict[str, float] = Field(default_factory=dict)
 
     @property
+    def verdict(self) -> str:
+        """The check's outcome in words, for a reader (the scores are in `reason` and `scores`)."""
+        if self.method == "none" or self.probability is None:
+            return "Not checked."
+        if self.passed:
+            return "Checked against the passages: this answers the question."
+        return "Checked against the passages: the draft did not answer the question, so it was withdrawn."
+
+    @property
     def reason(self) -> str:
         if self.method == "none" or self.probability is None:
             return "not checked"
@@ -67,6 +76,7 @@ class Answer(BaseModel):
     passages: list[Source]  # everything retrieved: what was searched, cited or not
     sentences: list[Sentence] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)  # seconds: sources, first_token, total
+    tokens: dict[str, int] = Field(default_factory=dict)  # what the model read ("prompt") and wrote ("completion")
     error: str | None = None  # the language model could not answer; `passages` still shows what was found
     # Why a refused answer was refused: no passage close enough ("retrieval"), the model said it does not
     # know ("model"), no passage supports what it wrote ("unsupported"), or what it wrote does not answer
@@ -75,6 +85,7 @@ class Answer(BaseModel):
     draft: str | None = None
     context: list[str] = Field(default_factory=list)  # what the model read of each passage (qa.excerpts)
     check: Check | None = None  # the answerhood check, for answers that got that far
+    quoted: Source | None = None  # the passage a refusal quotes (not an answer), for the reader to open
 
     def to_json(self) -> dict:
         """The CLI's and the web API's shape."""
@@ -93,6 +104,7 @@ class Answer(BaseModel):
             ],
             "sentences": [s.model_dump() for s in self.sentences],
             "timings": self.timings,
+            "quoted": self.quoted and {k: self.quoted.model_dump()[k] for k in ("document", "page", "text", "start", "end")},
             "searched": [
                 {k: p.model_dump()[k] for k in ("document", "start", "end", "score")} for p in self.passages
             ],

@@ -5,10 +5,10 @@ as the answer to a question the documents do not answer. The verifier (qa.verifi
 exactly that case (SQuAD 2.0's unanswerable questions, written around a decoy in the paragraph), and
 citations already asked it about every sentence: `verifier` is the log-odds of the best-supported
 sentence, read from the answer's sentences. Beside it, `refusal_first_logprob`: how likely the model
-was to say "I don't know." at its first token, kept while it wrote (qa.scoring). The check itself
+was to say "I don't know." at its first token, kept while it wrote (qa.llm.scores). The check itself
 costs no model pass.
 
-`WEIGHTS` and `BIAS` are a logistic regression fitted by `eval/fit_answerhood.py` on the validation
+`WEIGHTS` and `BIAS` are a logistic regression fitted by `train/answerhood.py` on the validation
 article's recorded runs, short and sentence style (never on the held-apart sets); `THRESHOLD` is the
 operating point chosen there. Other scores were tried beside the verifier and kept only where they
 added (docs/answerhood.md).
@@ -33,7 +33,7 @@ def logit(p: float) -> float:
 
 def features(sentences: Sequence[Sentence], retrieval: float, model: dict | None = None) -> dict[str, float]:
     """The scores the decision reads (and shows): the verifier's best sentence, the model's token scores
-    (qa.scoring; none from a server) and the best passage's retrieval score."""
+    (qa.llm.scores; none from a server) and the best passage's retrieval score."""
     best = max((s.score for s in sentences if s.supported and s.score is not None), default=None)
     scores = {k: round(float(v), 4) for k, v in (model or {}).items() if isinstance(v, int | float)}
     scores["retrieval"] = round(float(retrieval), 4)

@@ -25,7 +25,7 @@ from qa.text import content_words, every_word, given_names, named, names, number
 from qa.verifier import claim
 
 # The verifier's probability at which a span supports a sentence: on the validation article's pairs
-# (eval/train_verifier.py), 5% of the true (question, answer, span) pairs score below it (0.022); below it
+# (train/verifier.py), 5% of the true (question, answer, span) pairs score below it (0.022); below it
 # are 57% of spans of the same paragraph without the answer and 29% of other questions' answers (docs/verifier.md).
 SUPPORT_MIN = 0.02
 CANDIDATE_MIN = 0.25  # share of the sentence's content words in a span, or its cosine, for the span to be asked about

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.llm import Generator, build_llm
+from qa.llm import LanguageModel
 from qa.settings import EmbedSettings, LLMSettings, Settings, StoreSettings, cache_home
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # One lock per cache: loading the language model must not hold up a question being embedded.
 _embed_lock, _llm_lock, _store_lock, _verifier_lock = threading.Lock(), threading.Lock(), threading.Lock(), threading.Lock()
 _embedders: dict[EmbedSettings, "BaseEmbedding"] = {}
-_generators: dict[LLMSettings, Generator] = {}
+_models: dict[LLMSettings, LanguageModel] = {}
 _stores: dict[tuple[StoreSettings, EmbedSettings], "Store"] = {}
 _verifiers: dict[int, "Verifier"] = {}
 
@@ -61,23 +61,23 @@ def verifier(threads: int) -> "Verifier":
         return _verifiers[threads]
 
 
-def generator(settings: LLMSettings, progress: bool = True) -> Generator:
+def language_model(settings: LLMSettings, progress: bool = True) -> LanguageModel:
+    """The backend the settings name (qa.llm), loaded once: the embedded model takes gigabytes."""
+    from qa.llm import build
+
     with _llm_lock:
-        if settings not in _generators:
-            if not _generators:
-                atexit.register(_close_generators)
-            where = settings.base_url if settings.mode == "openai" else ""
-            _generators[settings] = Generator(build_llm(settings, progress), where)
-        return _generators[settings]
+        if settings not in _models:
+            if not _models:
+                atexit.register(_close_models)
+            _models[settings] = build(settings, progress)
+        return _models[settings]
 
 
-def _close_generators() -> None:
+def _close_models() -> None:
     """Free llama.cpp models before interpreter teardown, when their destructor would fail noisily."""
-    for gen in _generators.values():
-        model = getattr(gen.llm, "_model", None)
-        if model is not None and hasattr(model, "close"):
-            model.close()
-    _generators.clear()
+    for model in _models.values():
+        model.close()
+    _models.clear()
 
 
 def client(settings: StoreSettings, create: bool = False) -> "ClientAPI":

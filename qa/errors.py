@@ -1,8 +1,8 @@
 """The user-error family: `UserError` and what each layer raises under it."""
 
-from index.errors import StoreError, UserError
+from index.errors import NoCollection, StoreError, UserError
 
-__all__ = ["QuestionError", "StoreError", "UserError"]
+__all__ = ["NoCollection", "QuestionError", "StoreError", "UserError"]
 
 
 class QuestionError(UserError):

@@ -11,18 +11,19 @@ from typing import Protocol
 
 from index import Source
 from qa import answerhood
-from qa.answer import Answer
+from qa.answer import Answer, Check
 from qa.citations import Verify, cite
 from qa.errors import QuestionError
-from qa.excerpts import select
+from qa.excerpts import Excerpt, select
 from qa.guard import drop_instructions
-from qa.llm import Generator, LLMUnavailable
+from qa.llm import LanguageModel, LLMUnavailable
 from qa.prompt import REFUSAL, build_messages, condense_messages, instructions
-from qa.settings import AnswerSettings
+from qa.settings import AnswerSettings, AnswerStyle
 from qa.text import content_words, sentence_spans
 
 REFUSED = "I could not find the answer to this in the documents."
 MAX_QUESTION_CHARS = 2000
+NEAR_WORDS = 2  # content words a refusal's quote shares with the question, at least
 
 # What the model says when the passages do not hold the answer, in the words seen from it.
 _MODEL_REFUSAL = re.compile(
@@ -60,49 +61,62 @@ class Pipeline:
     def __init__(
         self,
         retriever: Retriever,
-        generator: Callable[[], Generator],
+        model: Callable[[], LanguageModel],
         embed: Embed,
         verify: Verify,
         settings: AnswerSettings,
         postprocessors: Sequence[Postprocessor] = (drop_instructions,),
     ) -> None:
-        """`generator` is called only when a question gets past retrieval, so sources come first.
+        """`model` is called only when a question gets past retrieval, so sources come first.
 
         `embed` embeds sentences for excerpts and citations (the store's embedding model); `verify`
         scores (claim, evidence) pairs for citations and the answerhood check (qa.verifier).
+        `settings` are the defaults; `top_k` and `style` may be given per question.
         """
         self.retriever = retriever
-        self._generator = generator
+        self._model = model
         self._embed = embed
         self._verify = verify
         self.settings = settings
         self.postprocessors = list(postprocessors)
 
-    def warm(self) -> Generator:
+    def warm(self, style: AnswerStyle | None = None) -> LanguageModel:
         """Load the language model and have it read the instructions now, not at the first question."""
-        generator = self._generator()
-        generator.prefill(instructions(self.settings.style))
-        return generator
+        model = self._model()
+        model.prefill(instructions(style or self.settings.style))
+        return model
 
-    def retrieve(self, question: str) -> list[Source]:
+    def retrieve(self, question: str, top_k: int | None = None) -> list[Source]:
         """The best passages after post-processing (by default: less any that give orders to the model)."""
-        passages = self.retriever.retrieve(question, self.settings.top_k)
+        passages = self.retriever.retrieve(question, top_k or self.settings.top_k)
         for step in self.postprocessors:
             passages = step(question, passages)
         return passages
+
+    def excerpts(self, query: str, passages: list[Source], budget: int | None = None, embed: Embed | None = None) -> list[Excerpt]:
+        """What the model reads of `passages` (qa.excerpts), at most `budget` tokens (default: the settings')."""
+        budget = self.settings.context_tokens if budget is None else budget
+        return select(query, passages, embed or self._embed, budget)
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """Rewrite a follow-up ("And what did Britain offer?") as a question that stands alone."""
         if not history:
             return question
         try:
-            text = "".join(self._generator().aside(condense_messages(question, history))).strip()
+            text = "".join(self._model().aside(condense_messages(question, history))).strip()
         except LLMUnavailable:
             return question  # the answer step reports the outage
         line = text.splitlines()[0].removeprefix("Rewritten:").strip().strip('"“”') if text else ""
         return line if 3 <= len(line) <= 2 * len(question) + 200 else question
 
-    def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Iterator[Event]:
+    def stream(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        top_k: int | None = None,
+        style: AnswerStyle | None = None,
+    ) -> Iterator[Event]:
         """Yields the retrieved passages, then the answer's text as it is generated, then the `Answer`.
 
         `history` is the conversation so far as (question, answer) pairs; with it, the question is
@@ -112,87 +126,74 @@ class Pipeline:
         question = clean_question(question)
         query = self.condense(question, history)
         timings = {"condense": time.perf_counter() - t0} if history else {}
-        passages = self.retrieve(query)
+        passages = self.retrieve(query, top_k)
         timings["sources"] = time.perf_counter() - t0
         yield passages
+        asked = Answer(question=question, query=query, text="", refused=False, sources=[], passages=passages)
         if not passages or max(p.score for p in passages) < self.settings.min_score:
             timings["total"] = time.perf_counter() - t0
-            yield self._refused(question, query, passages, timings, "retrieval")
+            yield _refused(asked, "retrieval").model_copy(update={"timings": timings})
             return
         embed = Remembered(self._embed)  # excerpts embed the passages' sentences; citations reuse them
-        excerpts = select(query, passages, embed, self.settings.context_tokens)
+        excerpts = self.excerpts(query, passages, embed=embed)
         timings["excerpts"] = time.perf_counter() - t0
         text = ""
-        messages = build_messages(query, excerpts, self.settings.style)
+        messages = build_messages(query, excerpts, style or self.settings.style)
         try:
-            for delta in self._generator().stream(messages):
+            for delta in self._model().stream(messages):
                 timings.setdefault("first_token", time.perf_counter() - t0)
                 text += delta
                 yield delta
         except LLMUnavailable as e:
             timings["total"] = time.perf_counter() - t0
-            yield Answer(question=question, query=query, text=str(e), refused=False, error=str(e),
-                         sources=[], passages=passages, timings=timings)  # fmt: skip
+            yield asked.model_copy(update={"text": str(e), "error": str(e), "timings": timings})
             return
         written = time.perf_counter()
-        answer = self.finish(question, text.strip(), passages, query, embed)
-        if not answer.refused and self.settings.check:
-            answer = self.check(answer, messages, text.strip())
+        answer = self.finish(asked, text.strip(), embed, messages if self.settings.check else None)
         timings["check"] = time.perf_counter() - written  # after the last token: citations and the check
         timings["total"] = time.perf_counter() - t0
-        answer.timings = timings
-        answer.context = [e.text for e in excerpts]
-        yield answer
+        tokens = self._model().tokens(messages, text)
+        yield answer.model_copy(update={"timings": timings, "context": [e.text for e in excerpts], "tokens": tokens})
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
-        *_, answer = self.stream(question, history)
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), **per_question) -> Answer:
+        *_, answer = self.stream(question, history, **per_question)
         return answer
 
-    def finish(
-        self, question: str, text: str, passages: list[Source], query: str | None = None, embed: Embed | None = None
-    ) -> Answer:
-        """Attach citations to the model's text; refuse when it refused or nothing supports it."""
-        query = query or question
+    def finish(self, asked: Answer, text: str, embed: Embed | None = None, messages: Sequence | None = None) -> Answer:
+        """The model's `text` to `asked` (its question and passages) with citations attached; refused when the
+        model refused, when no passage supports it, or, given the `messages` it answered, when the answerhood
+        check finds it does not answer the question."""
         if not text or _MODEL_REFUSAL.search(text):
-            return self._refused(question, query, passages, {}, "model", text)
-        marked, sentences, sources = cite(text, passages, embed or self._embed, self._verify, query)
+            return _refused(asked, "model", text)
+        marked, sentences, sources = cite(text, asked.passages, embed or self._embed, self._verify, asked.query)
         if not sources:
-            return self._refused(question, query, passages, {}, "unsupported", text)
-        return Answer(
-            question=question,
-            query=query,
-            text=marked,
-            refused=False,
-            sources=sources,
-            passages=passages,
-            sentences=sentences,
-        )
+            return _refused(asked, "unsupported", text)
+        cited = asked.model_copy(update={"text": marked, "sources": sources, "sentences": sentences})
+        if messages is None:
+            return cited
+        check = self.check(cited, messages, text)
+        return cited.model_copy(update={"check": check}) if check.passed else _refused(cited, "check", text, check)
 
-    def check(self, answer: Answer, messages: Sequence, draft: str) -> Answer:
-        """Decide whether `answer` answers its question (qa.answerhood): the verifier's scores of its sentences,
-        read by the citations, and the model's token scores of what it wrote; withdraw it when it does not."""
+    def check(self, answer: Answer, messages: Sequence, draft: str) -> Check:
+        """Whether `answer` answers its question (qa.answerhood): the verifier's scores of its sentences,
+        read by the citations, and the model's token scores of what it wrote."""
         try:
-            model = self._generator().token_scores(messages, draft, REFUSAL)
+            model = self._model().token_scores(messages, draft, REFUSAL)
         except LLMUnavailable:
             model = {}
         top = max((p.score for p in answer.passages), default=0.0)
         scores = answerhood.features(answer.sentences, top, model)
         threshold = self.settings.check_threshold
-        check = answerhood.decide(scores, answerhood.THRESHOLD if threshold is None else threshold)
-        if check.passed:
-            return answer.model_copy(update={"check": check})
-        refused = self._refused(answer.question, answer.query, answer.passages, {}, "check", draft)
-        return refused.model_copy(update={"check": check})
+        return answerhood.decide(scores, answerhood.THRESHOLD if threshold is None else threshold)
 
-    @staticmethod
-    def _refused(
-        question: str, query: str, passages: list[Source], timings: dict[str, float], why: str, draft: str | None = None
-    ) -> Answer:
-        text = REFUSED if why == "retrieval" or not passages else f"{REFUSED} {nearby(query, passages[0])}"
-        return Answer(
-            question=question, query=query, text=text, refused=True, sources=[], passages=passages,
-            timings=timings, refusal=why, draft=draft or None,
-        )  # fmt: skip
+
+def _refused(asked: Answer, why: str, draft: str | None = None, check: Check | None = None) -> Answer:
+    """`asked` refused: the refusal, and what the closest passage does say when it bears on the question."""
+    quote = nearby(asked.query, asked.passages[0]) if why != "retrieval" and asked.passages else None
+    text = f"{REFUSED} {quote}" if quote else REFUSED
+    return asked.model_copy(update={"text": text, "refused": True, "sources": [], "sentences": [], "refusal": why,
+                                    "draft": draft or None, "check": check,
+                                    "quoted": asked.passages[0] if quote else None})  # fmt: skip
 
 
 class Remembered:
@@ -209,12 +210,16 @@ class Remembered:
         return [self._seen[t] for t in texts]
 
 
-def nearby(query: str, passage: Source) -> str:
-    """What the closest passage does say, marked as not an answer: its sentence nearest the question."""
+def nearby(query: str, passage: Source) -> str | None:
+    """What the closest passage does say, marked as not an answer: its sentence nearest the question;
+    None when no sentence shares `NEAR_WORDS` content words with the question (a quote that does not
+    bear on the question is noise: an off-topic question gets the refusal alone)."""
     wanted = content_words(query)
     spans = sentence_spans(passage.text) or [(0, len(passage.text))]
-    worded = [sp for sp in spans if len(content_words(passage.text[sp[0] : sp[1]])) >= 2] or spans  # not a lone "."
-    s, e = max(worded, key=lambda span: (len(wanted & content_words(passage.text[span[0] : span[1]])), -span[0]))
+    shared = [(len(wanted & content_words(passage.text[a:b])), -a, (a, b)) for a, b in spans]
+    best, _, (s, e) = max(shared)
+    if best < min(NEAR_WORDS, len(wanted)) or best == 0:
+        return None
     sentence = passage.text[s:e].strip()
     if len(sentence) > 300:
         sentence = sentence[:300].rsplit(" ", 1)[0] + " …"

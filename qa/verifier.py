@@ -3,7 +3,7 @@
 A claim is a question ("Who built the lighthouse?") or a question with a proposed answer
 ("Who built the lighthouse? Answer: Robert Stevenson built it."); the score is the probability
 that the evidence answers the question with that answer. It is all-MiniLM-L6-v2, the bundled
-embedding model, fine-tuned here on SQuAD 2.0 (`python -m eval.train_verifier`), run as int8 ONNX:
+embedding model, fine-tuned here on SQuAD 2.0 (`python -m train.verifier`), run as int8 ONNX:
 a few milliseconds a pair on one core, where asking the language model took 0.5 to 0.9 s.
 What it was trained on, how it scores and what it replaced: docs/verifier.md.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from qa.errors import UserError
 
 FOLDER = Path(__file__).parent / "models" / "verifier"
-ANSWER = " Answer: "  # as eval/verifier_data.py writes claims
+ANSWER = " Answer: "  # as train/verifier_data.py writes claims
 MAX_TOKENS = 256
 
 
@@ -35,7 +35,7 @@ class Verifier:
 
         model, vocab = folder / "verifier.onnx", folder / "tokenizer.json"
         if not model.exists() or not vocab.exists():
-            raise UserError(f"The verifier's weights are missing from {folder}: reinstall, or run `python -m eval.train_verifier`.")
+            raise UserError(f"The verifier's weights are missing from {folder}: reinstall, or run `python -m train.verifier`.")
         self._tokenizer = Tokenizer.from_file(str(vocab))
         self._tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")  # a long claim is cut too, never an error
         self._tokenizer.enable_padding()

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from eval.servers import free_port, running, wait_until_up
+from bench.servers import free_port, running, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 

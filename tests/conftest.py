@@ -8,6 +8,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
+# Tests that use one of these start a real server or load torch: `make check` leaves them to `make test`.
+SLOW_FIXTURES = {"chroma_url", "embed_url", "torch_model"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """`slow`: the language model, a real server, a browser, or seconds of work; `make check` runs the rest."""
+    for item in items:
+        if "llm" in item.keywords or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 SEEDS = ROOT / "seeds"
 SEED_FILE = next(SEEDS.glob("*.txt"))
 
@@ -53,7 +62,7 @@ def fake_llm():
 @pytest.fixture(scope="session")
 def embed_url():
     """A real OpenAI-compatible embeddings server on loopback: infinity serving the bundled MiniLM (scripts/embed-server.sh)."""
-    from eval.servers import embed_server
+    from bench.servers import embed_server
 
     with embed_server() as url:
         yield url
@@ -62,7 +71,7 @@ def embed_url():
 @pytest.fixture(scope="session")
 def chroma_url(tmp_path_factory):
     """One `chroma run` server for the session; each test uses its own collection."""
-    from eval.servers import chroma_server
+    from bench.servers import chroma_server
 
     with chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
         yield url

@@ -60,7 +60,7 @@ class ExtractiveLLM(CustomLLM):
 
 
 class ScoredLLM(ExtractiveLLM):
-    """An `ExtractiveLLM` that also gives its token scores, as `qa.scoring` reads them from llama.cpp:
+    """An `ExtractiveLLM` that also gives its token scores, as `qa.llm.scores` reads them from llama.cpp:
     `refusal_first` is the log-probability it gave the refusal at the first token (near 0: it nearly
     said it does not know). Each call is kept in `scored` as (question line of the prompt, answer)."""
 

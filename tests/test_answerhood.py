@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import qa
-from eval import fit_answerhood
+from train import answerhood as fit_answerhood
 from eval.metrics import refusal_curve
 from eval.plots import tradeoff_curves
 from qa import answerhood
@@ -118,7 +118,7 @@ class _Tokens:
 
 
 def test_token_scores_are_kept_while_the_model_writes():
-    from qa.scoring import Written
+    from qa.llm.scores import Written
 
     written, rows = Written(), np.log(np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.6, 0.2, 0.1], [0.1, 0.1, 0.5, 0.3], [0.2, 0.2, 0.2, 0.4]]))
     prompt = [9, 9, 9]

@@ -60,16 +60,16 @@ def test_its_answerable_twin_is_answered(lighthouse, question, key):
 def test_token_scores_kept_while_writing_are_those_of_the_answer_read_again(lighthouse):
     """The check does not read the answer again: llama.cpp hands each written token's logits over while
     it writes. They must be what reading the answer afterwards gives (token ids in order, none skipped)."""
-    from qa.components import generator
-    from qa.llm import chatml
+    from qa.components import language_model
+    from qa.llm.llamacpp import chatml
     from qa.prompt import REFUSAL, build_messages
-    from qa.scoring import _read_again
+    from qa.llm.scores import _read_again
 
     passages = qa.ask(TWINS[0][0], settings=lighthouse).passages
-    gen = generator(lighthouse.llm, progress=False)
+    gen = language_model(lighthouse.llm, progress=False)
     messages = build_messages(TWINS[0][0], passages, "sentence")
     text = "".join(gen.stream(messages)).strip()
-    model = gen._llama()
+    model = gen.llama
     prompt_ids = model.tokenize(chatml(messages).encode(), add_bos=False, special=True)
     refusal = model.tokenize(REFUSAL.encode(), add_bos=False, special=False)[:1]
     written = gen._written.scores(model, prompt_ids, text, refusal[0])

@@ -96,9 +96,72 @@ def test_stream_carries_the_same_answer_and_ends_with_the_sources(client):
     assert last.choices[0].finish_reason == "stop"
     assert last.model_extra["citations"] == whole.model_extra["citations"]
     assert last.model_extra["search_results"] == whole.model_extra["search_results"]
-    # Open WebUI shows one source per "citation" event, in [n] order.
+    # Open WebUI shows one source per "citation" event, in [n] order, and the check's verdict as a status line.
     events = [c.model_extra["event"] for c in chunks if "event" in (c.model_extra or {})]
-    assert [e["data"]["source"]["id"] for e in events] == whole.model_extra["citations"]
+    cited = [e["data"] for e in events if e["type"] == "citation"]
+    assert [e["source"]["id"] for e in cited] == whole.model_extra["citations"]
+    names = [e["source"]["name"] for e in cited]
+    assert all("[" not in n and ", chars " in n for n in names) and len(set(names)) == len(names)  # told apart
+    status = [e["data"]["description"] for e in events if e["type"] == "status"]
+    assert status == ["Checked against the passages: this answers the question."]
+
+
+def test_the_usual_sdk_streaming_loop_runs_unchanged(client):
+    """Every chunk has its choice: `chunk.choices[0]` never fails, Open WebUI's events included."""
+    text = ""
+    for chunk in ask(client, QUESTION, stream=True):
+        text += chunk.choices[0].delta.content or ""
+    assert text == ask(client, QUESTION).choices[0].message.content
+
+
+def test_usage_counts_what_the_model_read_and_wrote(client):
+    got = ask(client, QUESTION)
+    assert got.usage.prompt_tokens > 50 and got.usage.completion_tokens > 3
+    assert got.usage.total_tokens == got.usage.prompt_tokens + got.usage.completion_tokens
+    refused = ask(client, "Who won the 1998 football World Cup?")  # refused before the model: it read nothing
+    assert refused.usage.total_tokens == 0
+
+
+OPEN_WEBUI_TITLE = """### Task:
+Generate a concise, 3-5 word title with an emoji summarizing the chat history.
+### Guidelines:
+- The title should clearly represent the main theme or subject of the conversation.
+### Output:
+JSON format: { "title": "your concise title here" }
+### Chat History:
+<chat_history>
+USER: What guarantees does Russia demand from Ukraine and the West?
+ASSISTANT: Neutral status [1].
+</chat_history>"""
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_open_webui_chores_are_answered_at_once_without_the_model(client, llm, stream):
+    """Its title, tags and follow-up tasks are not questions about the documents: no model time, its JSON back."""
+    llm.history.clear()
+    follow_ups = OPEN_WEBUI_TITLE.replace('JSON format: { "title": "your concise title here" }',
+                                          'JSON format: { "follow_ups": ["Question 1?", "Question 2?"] }')  # fmt: skip
+    replies = []
+    for prompt in (OPEN_WEBUI_TITLE, follow_ups):
+        got = ask(client, prompt, stream=stream)
+        replies.append(json.loads("".join(c.choices[0].delta.content or "" for c in got) if stream else got.choices[0].message.content))
+    assert replies == [{"title": "What guarantees does Russia demand…"}, {"follow_ups": []}]
+    assert llm.history == []  # the language model was not asked
+
+
+def test_a_refusal_quotes_a_near_passage_as_a_source_to_open(client, llm):
+    """When the model says it does not know, the refusal quotes the closest passage's nearest sentence, and Open
+    WebUI gets that passage as a source it can open, named as not an answer."""
+    llm.invent = "I don't know."
+    try:
+        whole = ask(client, QUESTION)
+        events = [c.model_extra["event"] for c in ask(client, QUESTION, stream=True) if "event" in (c.model_extra or {})]
+    finally:
+        llm.invent = None
+    assert whole.model_extra["refusal"] == "model" and "Not an answer" in whole.choices[0].message.content
+    quoted = [e["data"] for e in events if e["type"] == "citation"]
+    assert len(quoted) == 1 and quoted[0]["source"]["name"].startswith("closest passage, not an answer")
+    assert quoted[0]["source"]["id"] == whole.model_extra["search_results"][0]["citation"]
 
 
 def test_follow_up_is_answered_with_the_conversation(client, llm):
@@ -254,7 +317,7 @@ def test_web_chat_server_serves_the_api_too(store):
     from openai import OpenAI
 
     from cli import api_routes
-    from eval.servers import free_port
+    from bench.servers import free_port
     from ui.app import serve
 
     settings = store.with_(web={"port": free_port()})
@@ -311,16 +374,24 @@ def test_spans_reach_the_otlp_endpoint_the_environment_names(store, llm, monkeyp
     telemetry = from_env()
     try:
         with serving(_mounted(create_app(store, llm, telemetry))) as url:
-            httpx.post(f"{url}/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}]}, timeout=60)
+            httpx.post(f"{url}/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}]},
+                       headers={"traceparent": TRACEPARENT}, timeout=60)  # fmt: skip
         telemetry.shutdown()  # flushes the batch
     finally:
         collector.shutdown()
-    names = set()
+    spans = []
     for path, body in received:
         assert path == "/v1/traces"
         request = ExportTraceServiceRequest.FromString(body)
-        names |= {s.name for r in request.resource_spans for ss in r.scope_spans for s in ss.spans}
-    assert {"qa.chat.completions", "qa.retrieve", "qa.generate", "qa.check"} <= names
+        spans += [s for r in request.resource_spans for ss in r.scope_spans for s in ss.spans]
+    assert {"qa.chat.completions", "qa.retrieve", "qa.generate", "qa.check"} <= {s.name for s in spans}
+    # The caller's trace continues: every span is in its trace, the request's span a child of its span.
+    trace_id, parent_id = (bytes.fromhex(x) for x in TRACEPARENT.split("-")[1:3])
+    assert {s.trace_id for s in spans} == {trace_id}
+    assert [s.parent_span_id for s in spans if s.name == "qa.chat.completions"] == [parent_id]
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def test_no_spans_without_the_endpoint_and_a_hint_without_the_extra(monkeypatch, capsys):
@@ -384,3 +455,20 @@ def test_serving_the_api_imports_no_web_chat_nor_model():
             "print(sorted(m for m in ('gradio', 'llama_cpp', 'torch') if m in sys.modules))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1], check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_chat_content_writes_markers_one_by_one():
+    """Open WebUI joins adjacent markers ("[1][2]") into one chip for both sources; spaced, each is its own."""
+    from api.shapes import content
+
+    answer = qa.Answer(question="q", text="Neutral status [1][2]. And aid [3].", refused=False, sources=[], passages=[])
+    assert content(answer) == "Neutral status [1] [2]. And aid [3]."
+
+
+def test_open_webui_gets_each_source_with_its_supporting_sentences_in_bold():
+    from api.shapes import marked_text
+
+    text = "Prices rose. Russia demands neutrality. Talks went on."
+    source = qa.Source(id="a", document="d.txt", text=text, start=100, end=100 + len(text), score=0.5, n=1,
+                       highlights=[(113, 140)])  # fmt: skip
+    assert marked_text(source) == "Prices rose. **Russia demands neutrality.** Talks went on."

@@ -1,5 +1,6 @@
 """`qa ask` asks a running `qa serve` of the same store instead of loading the models again, and says so."""
 
+import pytest
 import json
 
 from qa.settings import Settings
@@ -10,6 +11,7 @@ from tests.stores import run_qa
 OFF_TOPIC = "Who won the 1998 football World Cup?"  # refused on the evidence: no language model needed
 
 
+@pytest.mark.slow
 def test_ask_uses_the_running_server_of_the_same_store(seed_settings, tmp_path):
     embed_cache = str(Settings().embed.cache_dir)  # the export made once, not again under the test's cache
     store, collection = seed_settings.store.dir, seed_settings.store.collection

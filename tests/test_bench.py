@@ -6,13 +6,14 @@ import sys
 
 import pytest
 
-from eval.bench_stats import targets
+from bench.stats import targets
 
 
 def _positive(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_a_well_formed_results_file(tmp_path):
     out = tmp_path / "results.json"
     cmd = [sys.executable, "-m", "cli", "bench", "--quick", "--no-llm", "--out", str(out), "--work", str(tmp_path / "w")]

@@ -14,7 +14,7 @@ import time
 import pytest
 
 import qa
-from eval.servers import BIN
+from bench.servers import BIN
 from qa import components
 from qa.settings import Settings
 from tests.conftest import SEEDS
@@ -99,9 +99,10 @@ def check_matches_clean_index(settings: Settings, folder, tmp_path) -> None:
     assert got == want  # same documents, offsets and texts
     assert len({(r[1], r[2]) for r in got}) == len(got)  # no chunk twice
     store = components.store(settings)
-    assert sorted(store._keywords()._ids) == [r[0] for r in got]  # BM25 covers exactly the collection
+    assert sorted(store.keywords()._ids) == [r[0] for r in got]  # BM25 covers exactly the collection
 
 
+@pytest.mark.slow
 def test_indexing_a_folder_while_answering(tmp_path, fake_llm):
     folder = tmp_path / "docs"
     shutil.copytree(SEEDS, folder)
@@ -125,6 +126,7 @@ def test_indexing_a_folder_while_answering(tmp_path, fake_llm):
     check_matches_clean_index(settings, folder, tmp_path)
 
 
+@pytest.mark.slow
 def test_uploading_through_the_web_app_while_answering(tmp_path, fake_llm):
     from ui.app import Chat
 
@@ -151,6 +153,7 @@ def test_uploading_through_the_web_app_while_answering(tmp_path, fake_llm):
     check_matches_clean_index(settings, folder, tmp_path)
 
 
+@pytest.mark.slow
 def test_reindex_by_another_process_is_reported_not_a_crash(tmp_path, fake_llm):
     """`qa ui` keeps running while `qa index` (another process) changes its embedded store under it.
 

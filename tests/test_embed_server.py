@@ -9,7 +9,7 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 import qa
-from eval.servers import free_port
+from bench.servers import free_port
 from index.errors import EmbedServerError
 from qa import StoreError, components
 from qa.settings import Settings

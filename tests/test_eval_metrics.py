@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from eval import gate, metrics, provenance, references, report
-from eval.bench_stats import percentiles
+from bench.stats import percentiles
 from eval.compare import compare, format_text
 from eval.corpus import write_documents
 from eval.errors import EvalError

@@ -38,12 +38,12 @@ def test_keyword_index_follows_every_reindex(settings, tmp_path, fake_llm):
     folder = tmp_path / "docs"
     write_corpus(folder)
     qa.index(folder, settings=settings, progress=False)
-    assert (settings.store.dir / "bm25" / settings.store.collection / "chunk_ids.json").exists()
+    assert KeywordIndex.saved(settings.store.dir / "bm25" / settings.store.collection)["ids"]
     (folder / "invoice.txt").unlink()
     (folder / "receipt.txt").write_text("Receipt WVK5530 covers the harbour dues.")
     qa.index(folder, settings=settings, progress=False)
     store = qa.open_store(settings)
-    found = [i for i, _ in store._keywords().search("QZX7781 WVK5530", 5)]
+    found = [i for i, _ in store.keywords().search("QZX7781 WVK5530", 5)]
     documents = {c.id: c.document for c in store.chunks()}
     assert [documents[i] for i in found] == ["receipt.txt"]
 
@@ -53,7 +53,7 @@ def test_embedding_part_finds_a_paraphrase_bm25_cannot(settings, tmp_path, fake_
     qa.index(tmp_path / "docs", settings=settings, progress=False)
     question = "When is the battery-powered boat due?"  # no word of "A new ferry with an electric engine ..."
     store = qa.open_store(settings)
-    assert "ferry4.txt" not in [store_doc(store, i) for i, _ in store._keywords().search(question, 7)]
+    assert "ferry4.txt" not in [store_doc(store, i) for i, _ in store.keywords().search(question, 7)]
     fused = qa.load(settings.with_(answer={"top_k": 1}), fake_llm).retrieve(question)
     assert [p.document for p in fused] == ["ferry4.txt"]
 
@@ -69,7 +69,7 @@ def test_keyword_part_knows_each_chunk_by_its_document_name(settings, tmp_path, 
     (folder / "Skerry_lighthouse.txt").write_text("Its keepers left in 1998, when the lamp was automated.")
     qa.index(folder, settings=settings, progress=False)
     store = qa.open_store(settings)
-    found = [store_doc(store, i) for i, _ in store._keywords().search("What happened at the Skerry lighthouse?", 3)]
+    found = [store_doc(store, i) for i, _ in store.keywords().search("What happened at the Skerry lighthouse?", 3)]
     assert found and found[0] == "Skerry_lighthouse.txt"
 
 
@@ -83,3 +83,29 @@ def test_bm25_baseline_searches_like_the_keyword_index():
         assert [(c.id, c.score) for c in baseline.retrieve(question, 3)] == index.search(question, 3), question
     assert [c.id for c in baseline.retrieve("Which ferry ran late?", 3)] == ["c0"]  # stemmed: ferries, ferry
     assert baseline.retrieve("the", 3) == [] and tokenize(["The ferries"], ids=False) == [["ferri"]]
+
+
+def test_one_keyword_index_per_machine_taken_up_without_a_rebuild(settings, tmp_path, monkeypatch):
+    """Two processes' stores over one collection and one keyword folder: what the writer indexes, the reader takes
+    up at its next query from the version the writer saved, memory-mapped: no id fetched, nothing rebuilt."""
+    import numpy as np
+
+    from index import Store
+    from qa import components
+
+    client, folder = components.client(settings.store, create=True), tmp_path / "bm25"
+    embed = lambda: components.embedder(settings.embed)  # noqa: E731
+    writer = Store(client, "shared", embed, create=True, keyword_dir=folder)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lighthouse.md").write_text("The Skerry lighthouse was designed by Thomas Brennan in 1881.")
+    writer.sync(docs, progress=False)
+    reader = Store(client, "shared", embed, keyword_dir=folder)
+    fetched = []
+    monkeypatch.setattr(reader, "_get_all", lambda include: fetched.append(include) or Store._get_all(reader, include))
+    assert reader.retrieve("Who designed the Skerry lighthouse?", 2)[0].document == "lighthouse.md"
+    assert isinstance(reader.keywords()._bm25.scores["data"], np.memmap)  # shared through the page cache
+    (docs / "ferry.md").write_text("The Quillmarsh ferry leaves the harbour at seven every morning.")
+    writer.sync(docs, progress=False)
+    assert reader.retrieve("When does the Quillmarsh ferry leave?", 2)[0].document == "ferry.md"
+    assert [i for i, _ in reader.keywords().search("Quillmarsh", 3)] and fetched == []

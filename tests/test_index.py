@@ -6,7 +6,8 @@ from chromadb.config import Settings as ChromaSettings
 
 import qa
 from index import StoreError
-from index.embedding import MAX_TOKENS, token_counter
+from index.embedding import token_counter
+from index.minilm import MAX_TOKENS
 from qa.components import embedder
 
 

@@ -19,7 +19,7 @@ import pytest
 
 import qa
 from eval.metrics import percentile
-from eval.servers import BIN, free_port, running
+from bench.servers import BIN, free_port, running
 from qa.settings import Settings
 from tests.conftest import ROOT, SEEDS
 

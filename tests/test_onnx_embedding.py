@@ -10,6 +10,7 @@ import pytest
 from index import onnx_embedding
 from index.client import connect
 from index.embedding import load_embedder, token_counter
+from index.minilm import model_folder
 from index.store import Store
 from tests.conftest import SEED_FILE, SEEDS
 from tests.stores import ROOT
@@ -74,7 +75,7 @@ def test_onnx_counts_word_pieces_as_torch_does(onnx, torch_model):
 
 
 def test_export_is_made_once_and_reused(cache, onnx, monkeypatch, capsys):
-    folder = onnx_embedding.model_folder()
+    folder = model_folder()
     made = onnx_embedding.export_dir(cache, folder)
     files = {name: (made / name).stat().st_mtime_ns for name in onnx_embedding.FILES.values()}
 
@@ -91,7 +92,7 @@ def test_export_is_made_once_and_reused(cache, onnx, monkeypatch, capsys):
 def test_a_changed_model_is_exported_again(tmp_path, cache):
     folder = tmp_path / "model"
     folder.mkdir()
-    source = onnx_embedding.model_folder()
+    source = model_folder()
     for f in source.iterdir():
         if f.is_file():
             (folder / f.name).symlink_to(f)
@@ -137,6 +138,7 @@ def _cli_in_a_fresh_process(args: list[str], env: dict) -> tuple[list[str], str]
     return out.stdout.strip().splitlines(), out.stderr
 
 
+@pytest.mark.slow
 def test_qa_index_and_ask_run_without_torch(tmp_path, cache, int8):
     """`qa index` and `qa ask` in fresh processes on the default backend (onnx-int8) never import torch."""
     env = {"QA_EMBED_CACHE_DIR": str(cache), "QA_STORE_DIR": str(tmp_path / "store"), "QA_STORE_COLLECTION": "notorch"}

@@ -107,7 +107,7 @@ def test_cli_errors_are_messages_not_tracebacks(settings, tmp_path):
 
 def test_the_pipeline_takes_any_retriever_and_post_processor(fake_llm):
     """A `Retriever` is anything with retrieve(query, k) -> list[Source]; post-processors filter what it found."""
-    from qa.llm import Generator
+    from qa.llm import wrap
     from qa.service import Pipeline
     from qa.settings import AnswerSettings
 
@@ -127,8 +127,8 @@ def test_the_pipeline_takes_any_retriever_and_post_processor(fake_llm):
     def verify(pairs: list[tuple[str, str]]) -> list[float]:
         return [0.9 for _ in pairs]  # every span that passes the word check supports: the verifier is not under test
 
-    generator = Generator(fake_llm)
-    pipeline = Pipeline(ListRetriever(), lambda: generator, embed, verify, AnswerSettings(top_k=2),
+    model = wrap(fake_llm)
+    pipeline = Pipeline(ListRetriever(), lambda: model, embed, verify, AnswerSettings(top_k=2),
                         postprocessors=[lambda q, found: [p for p in found if p.document != "other.txt"]])  # fmt: skip
     answer = pipeline.ask("When does the harbour ferry to Skye leave?")
     assert asked == [("When does the harbour ferry to Skye leave?", 2)]
@@ -139,11 +139,11 @@ def test_the_pipeline_takes_any_retriever_and_post_processor(fake_llm):
 @pytest.mark.llm
 def test_warm_up_loads_the_model_and_has_it_read_the_instructions(seed_settings):
     """After `warm()`, llama.cpp holds the start every answering prompt shares: the first question reads only the rest."""
-    from qa.llm import chatml
+    from qa.llm.llamacpp import chatml
     from qa.prompt import build_messages, instructions
 
     pipeline = qa.load(seed_settings)
-    model = pipeline.warm().llm._model
+    model = pipeline.warm().llama
     question = "What guarantees does Russia demand?"
     prompt = model.tokenize(chatml(build_messages(question, pipeline.retrieve(question))).encode(), special=True)
     system = instructions()[0].content
@@ -158,7 +158,7 @@ def test_a_follow_up_rewrite_leaves_the_instructions_read(seed_settings):
     """The rewrite of a follow-up is another prompt on the same llama.cpp context; afterwards the context
     holds the instructions again (not the rewrite), so the answer reads only its passages and question."""
     pipeline = qa.load(seed_settings)
-    model = pipeline.warm().llm._model
+    model = pipeline.warm().llama
     warmed = list(model.input_ids[: model.n_tokens])
     history = [("What guarantees does Russia demand?", "The neutral status of Ukraine [1].")]
     query = pipeline.condense("And what did Britain and France offer?", history)
@@ -168,11 +168,12 @@ def test_a_follow_up_rewrite_leaves_the_instructions_read(seed_settings):
 
 
 def test_warm_up_of_a_model_server_keeps_nothing_here(fake_llm):
-    from qa.llm import Generator
+    from qa.llm import wrap
+    from qa.llm.server import ChatModel
     from qa.prompt import instructions
 
-    assert Generator(fake_llm).prefill(instructions()) is False  # no llama.cpp object in this process
-    assert Generator(fake_llm, where="http://127.0.0.1:9/v1").prefill(instructions()) is False
+    assert wrap(fake_llm).prefill(instructions()) is False  # no llama.cpp object in this process
+    assert ChatModel(fake_llm, where="http://127.0.0.1:9/v1").prefill(instructions()) is False
 
 
 def test_each_text_is_embedded_once_per_question():
@@ -189,3 +190,14 @@ def test_each_text_is_embedded_once_per_question():
     assert remembered(["a", "bb", "a"]) == [[1.0], [2.0], [1.0]]
     assert remembered(["bb", "ccc"]) == [[2.0], [3.0]]
     assert seen == [["a", "bb"], ["ccc"]]
+
+
+def test_a_refusal_quotes_the_closest_passage_only_when_it_bears_on_the_question():
+    """An off-topic question gets the refusal alone; a near miss gets the nearest sentence, and its passage to open."""
+    from qa.service import nearby
+
+    text = "The talks ended on Friday. Russia demands the neutral status of Ukraine and limits on its army."
+    passage = qa.Source(id="a", document="talks.txt", text=text, start=0, end=len(text), score=0.4)
+    near = nearby("Which guarantees for Ukraine did Russia demand in May?", passage)
+    assert near and "neutral status" in near and "talks.txt" in near
+    assert nearby("Who won the song contest in Liverpool?", passage) is None

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import qa
-from eval.servers import chroma_server, free_port, llama_server
+from bench.servers import chroma_server, free_port, llama_server
 from index import StoreError
 from qa.model_file import bundled_model
 from qa.settings import Settings
@@ -78,6 +78,7 @@ def test_llm_server_down_cli_says_so_without_traceback(seed_settings):
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_watch_keeps_the_collection_in_step_with_the_folder(settings, docs):
     """Synchronised on the watcher's own events: each sync prints one JSON line when its writes are done."""
     env = {**os.environ, "QA_STORE_DIR": str(settings.store.dir), "QA_STORE_COLLECTION": settings.store.collection}

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 import qa
-from eval.servers import free_port
+from bench.servers import free_port
 from qa.settings import Settings
 from tests import stores
 from tests.servers import garbage_server
@@ -84,7 +84,7 @@ def _interface_addresses() -> set[str]:
         "%2Fetc%2Fpasswd",
         "../../../../../../etc/passwd",
         "{store}/chroma.sqlite3",
-        "{store}/bm25/seed/chunk_ids.json",
+        "{store}/bm25/seed/CURRENT",
         "{root}/seeds/000_794d345c1f52b2db.txt",
         "{root}/pyproject.toml",
         "http://127.0.0.1:{port}/config",
@@ -163,6 +163,7 @@ def test_secrets_stay_out_of_settings_output():
         assert API_KEY not in text and PASSWORD not in text
 
 
+@pytest.mark.slow
 def test_secrets_stay_out_of_logs_and_messages(seed_settings, caplog):
     caplog.set_level(logging.DEBUG)
     with garbage_server() as base_url:

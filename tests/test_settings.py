@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from qa import UserError, get_settings
-from qa.components import generator
+from qa.components import language_model
 from qa.settings import LLMSettings, Settings
 from tests.stores import one_line_error, qa_main
 
@@ -43,6 +43,6 @@ def test_the_language_model_is_keyed_on_its_whole_group():
     """Any field of `settings.llm` changes the key, with no list of fields to keep up to date."""
     base = LLMSettings(base_url="http://127.0.0.1:9/v1", model="a")
     same = LLMSettings(base_url="http://127.0.0.1:9/v1", model="a")
-    assert generator(base) is generator(same)
+    assert language_model(base) is language_model(same)
     for change in ({"model": "b"}, {"timeout": 5.0}, {"max_new_tokens": 64}, {"temperature": 0.5}):
-        assert generator(base.model_copy(update=change)) is not generator(base), change
+        assert language_model(base.model_copy(update=change)) is not language_model(base), change

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from eval.servers import free_port
+from bench.servers import free_port
 from qa.settings import Settings
 from tests.conftest import SEEDS
 
@@ -92,7 +92,9 @@ def test_example_question_streams_an_answer_with_highlighted_sources(page):
     assert "being checked" not in last_answer(page)  # the draft's mark is gone: the checked answer replaced it
     sources = page.locator("#sources").inner_text()
     assert "Grushko" in sources
-    assert "Check: answers the question" in sources and "verifier" in sources  # the answerhood check and its scores
+    assert "this answers the question" in sources and "verifier" not in sources  # the check's verdict, in words
+    page.locator("#sources .qa-check summary").click()
+    assert "verifier" in page.locator("#sources").inner_text()  # and its scores one click away
     assert any("neutral status" in m or "guarantees" in m for m in page.locator("#sources mark").all_inner_texts())
 
 

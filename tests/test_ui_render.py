@@ -61,6 +61,7 @@ def test_answer_is_shown_as_being_checked_then_confirmed_or_withdrawn_in_place(s
         final = history[-1]["content"]
         assert len(history) == 2 and CHECKING not in final  # replaced in place, not appended
         if passed:
-            assert "[1]" in final and "✓ Check: answers the question" in panel
+            assert "[1]" in final and "✓ Checked against the passages: this answers the question" in panel
         else:
-            assert "Not in the documents" in final and "withdrawn" in final and "✗ Check: does not answer" in panel
+            assert "Not in the documents" in final and "withdrawn" in final and "did not answer the question" in panel
+        assert "<summary>" in panel and "refusal_first_logprob" not in panel.split("</summary>")[0]  # scores one click away

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from eval import train_verifier
-from eval import verifier_data as vd
+from train import verifier as train_verifier
+from train import verifier_data as vd
 from qa.errors import UserError
 from qa.verifier import FOLDER, Verifier
 
@@ -40,6 +40,7 @@ def verifier() -> Verifier:
     return Verifier(threads=1)
 
 
+@pytest.mark.slow
 def test_it_tells_supported_from_unsupported_claims_on_articles_it_never_saw(verifier):
     """A fixed sample of the held-apart pairs: random weights score an AUC of about 0.5."""
     pairs = vd.pairs(vd.load(DATA / "squad2" / "squad2.heldapart.json"), seed=7)
@@ -59,10 +60,11 @@ def test_a_claim_is_judged_with_its_question(verifier):
 
 
 def test_missing_weights_say_how_to_get_them(tmp_path):
-    with pytest.raises(UserError, match="train_verifier"):
+    with pytest.raises(UserError, match="train.verifier"):
         Verifier(folder=tmp_path)
 
 
+@pytest.mark.slow
 def test_the_trainer_trains_exports_and_scores_on_cpu(tmp_path):
     """The whole command on a slice: training pairs, export to int8 ONNX, figures and manifest."""
     out = tmp_path / "v"

@@ -5,14 +5,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import qa
-from qa import Settings, UserError
+from qa import Pipelines, Settings, UserError
 from ui.render import CHECKING, CSS, check_html, refused_html, searching_html, sources_html
 
 if TYPE_CHECKING:
     import gradio as gr
     from llama_index.core.llms import LLM
 
-    from qa.service import Pipeline
+    from qa import AnswerStyle
+
 
 EXAMPLES = [
     "What guarantees does Russia demand?",
@@ -22,35 +23,25 @@ EXAMPLES = [
 REWRITE_TITLE = "Searched for"
 
 
+def _style(short: bool) -> "AnswerStyle":
+    return "short" if short else "sentence"
+
+
 def conversation(messages: list[dict]) -> list[tuple[str, str]]:
-    """(question, answer) pairs from the chat's messages, leaving out the 'searched for' notes."""
-    pairs, asked = [], None
-    for m in messages:
-        if (m.get("metadata") or {}).get("title"):
-            continue
-        if m["role"] == "user":
-            asked = m["content"] if isinstance(m["content"], str) else str(m["content"])
-        elif asked is not None:
-            pairs.append((asked, m["content"] if isinstance(m["content"], str) else ""))
-            asked = None
-    return pairs
+    """(question, answer) pairs of the chat so far (`qa.conversation`), leaving out the 'searched for' notes."""
+    return qa.conversation(
+        (m["role"], m["content"] if isinstance(m["content"], str) else "")
+        for m in messages
+        if not (m.get("metadata") or {}).get("title")
+    )
 
 
 class Chat:
-    """The app's handlers, one pipeline per collection, all sharing the process's models."""
+    """The app's handlers, over one pipeline per collection (`qa.Pipelines`), all sharing the process's models."""
 
     def __init__(self, settings: Settings, llm: "LLM | None" = None) -> None:
         self.settings = settings
-        self.llm = llm
-        self._pipelines: dict[tuple[str, bool], "Pipeline"] = {}
-
-    def pipeline(self, collection: str, short: bool = False) -> "Pipeline":
-        key = (collection, short)
-        if key not in self._pipelines:
-            style = "short" if short else "sentence"
-            settings = self.settings.with_(store={"collection": collection}, answer={"style": style})
-            self._pipelines[key] = qa.load(settings, self.llm)
-        return self._pipelines[key]
+        self.pipelines = Pipelines(settings, llm)
 
     def respond(self, message: str, history: list[dict], collection: str, short: bool = False):
         """Streams (chat messages, sources panel): retrieved passages first, then the answer as it is written."""
@@ -62,7 +53,7 @@ class Chat:
         history.append({"role": "assistant", "content": ""})
         draft = ""
         try:
-            for event in self.pipeline(collection, short).stream(message, past):
+            for event in self.pipelines.get(collection).stream(message, past, style=_style(short)):
                 if isinstance(event, list):
                     yield history, searching_html(event)
                 elif isinstance(event, str):
@@ -75,17 +66,17 @@ class Chat:
                         history.insert(answer_at, note)
                         answer_at += 1
                     if event.error:
-                        history[answer_at]["content"] = f"⚠️ {event.error}"
+                        history[answer_at]["content"] = f"**Not answered:** {event.error}"
                         yield history, searching_html(event.passages, writing=False)
                     elif event.refused:
                         withdrawn = " *(A draft answer was withdrawn: it does not answer the question.)*" if event.refusal == "check" else ""
-                        history[answer_at]["content"] = f"🔍 *Not in the documents.* {event.text}{withdrawn}"
+                        history[answer_at]["content"] = f"*Not in the documents.* {event.text}{withdrawn}"
                         yield history, check_html(event.check) + refused_html(event.passages)
                     else:
                         history[answer_at]["content"] = event.text
                         yield history, check_html(event.check) + sources_html(event.sources)
         except UserError as e:
-            history[answer_at]["content"] = f"⚠️ {e}"
+            history[answer_at]["content"] = f"**Not done:** {e}"
             yield history, ""
 
     def ask(self, question: str, collection: str = "", short: bool = False) -> dict:
@@ -93,7 +84,7 @@ class Chat:
 
         `short` answers with only the phrase that answers (a name, a number, a date).
         """
-        return self.pipeline(collection or self.settings.store.collection, short).ask(question).to_json()
+        return self.pipelines.get(collection or None).ask(question, style=_style(short)).to_json()
 
     def upload(self, files: list[str] | None, collection: str) -> tuple[str, "gr.Dropdown"]:
         """Index uploaded files into `collection`; unreadable ones are named with the reason."""
@@ -105,11 +96,11 @@ class Chat:
         try:
             report = qa.add_files(files, settings=settings)
         except UserError as e:
-            return f"⚠️ {e}", gr.skip()
-        self._pipelines = {k: p for k, p in self._pipelines.items() if k[0] != collection}
+            return f"**Not done:** {e}", gr.skip()
+        self.pipelines.forget(collection)
         lines = [f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged} "
                  f"({report.embedded} passages embedded) in **{collection}**."]  # fmt: skip
-        lines += [f"⚠️ Could not read **{os.path.basename(s.name)}**: {s.reason}." for s in report.skipped]
+        lines += [f"Could not read **{os.path.basename(s.name)}**: {s.reason}." for s in report.skipped]
         return "\n\n".join(lines), gr.Dropdown(choices=qa.collections(self.settings), value=collection)
 
 
@@ -118,7 +109,7 @@ def build(settings: Settings, llm: "LLM | None" = None) -> "gr.Blocks":
     import gradio as gr
 
     chat = Chat(settings, llm)
-    chat.pipeline(settings.store.collection)  # a missing index is reported now, not at the first question
+    chat.pipelines.get()  # a missing index is reported now, not at the first question
     with gr.Blocks(title="Seed QA") as app:
         gr.Markdown("### Ask your documents\nAnswers cite the passages they come from; the sources panel highlights the supporting words.")
         with gr.Row():

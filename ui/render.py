@@ -15,6 +15,7 @@ CSS = """
 .qa-muted {opacity:.7;}
 .qa-check {font-size:.9em; margin:0 0 8px 0;}
 .qa-check.failed {color:#b45309;}
+.qa-check summary {cursor:pointer;}
 """
 
 
@@ -54,16 +55,16 @@ def refused_html(passages: Sequence[Source]) -> str:
     )
 
 
-CHECKING = "\n\n*⏳ being checked against the passages…*"
+CHECKING = "\n\n*(being checked against the passages…)*"  # no emoji: the default fonts may lack them
 
 
 def check_html(check: Check | None) -> str:
-    """One line above the sources: did the answer pass the answerhood check, and its scores."""
+    """One line above the sources: the answerhood check's verdict in words; its scores one click away."""
     if check is None:
         return ""
     scores = ", ".join(f"{k} {v:.2f}" for k, v in check.scores.items())
     mark = "✓" if check.passed else "✗"
     return (
-        f'<p class="qa-check{"" if check.passed else " failed"}" title="{escape(scores)}">'
-        f"{mark} Check: {escape(check.reason)}<br><span class=\"qa-muted\">{escape(scores)}</span></p>"
+        f'<details class="qa-check{"" if check.passed else " failed"}"><summary>{mark} {escape(check.verdict)}</summary>'
+        f'<span class="qa-muted">{escape(check.reason)}; {escape(scores)}</span></details>'
     )

@@ -1,6 +1,6 @@
 """The plain llama-index pipeline as a new user would write it, run as a whole process by `qa bench`.
 
-    python -m eval.bench_plain FOLDER STORE_DIR
+    python -m bench.plain FOLDER STORE_DIR
 
 SimpleDirectoryReader, then VectorStoreIndex over a ChromaVectorStore with HuggingFaceEmbedding of
 the same bundled model; every other choice is llama-index's default (its SentenceSplitter chunks,

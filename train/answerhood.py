@@ -1,11 +1,11 @@
 """Fit the answerhood decision (qa.answerhood) from recorded eval runs, and check the code holds it.
 
-    python -m eval.fit_answerhood --collect RUN/results.jsonl ...   # add the runs' scores to the data file
-    python -m eval.fit_answerhood                                   # fit, print WEIGHTS/BIAS/MEANS/THRESHOLD
-    python -m eval.fit_answerhood --check                           # exit 1 unless qa/answerhood.py holds the fit
-    python -m eval.fit_answerhood --draw RUN/results.jsonl ...      # the trade-off of whole runs, one curve each
+    python -m train.answerhood --collect RUN/results.jsonl ...   # add the runs' scores to the data file
+    python -m train.answerhood                                   # fit, print WEIGHTS/BIAS/MEANS/THRESHOLD
+    python -m train.answerhood --check                           # exit 1 unless qa/answerhood.py holds the fit
+    python -m train.answerhood --draw RUN/results.jsonl ...      # the trade-off of whole runs, one curve each
 
-The data file (eval/answerhood.jsonl) holds one row per answer that reached the check: its set, whether
+The data file (train/answerhood.jsonl) holds one row per answer that reached the check: its set, whether
 the question is answerable (the label) and the scores. It holds the validation article's run only
 (eval/data/squad2/squad2.validation.json, never trained on by the verifier): the held-apart sets judge. A logistic regression (scikit-learn, L2, C=1) is
 fitted on standardised scores and written back in raw units. The operating point is the threshold that

@@ -7,7 +7,7 @@
 
 The large collections are written straight into Chroma, not through the chunker and the model: each chunk
 is a window of two to five consecutive sentences of a real paragraph (XQuAD's, or the seed's), and its
-vector the feature-hashed words of those sentences, perturbed (`eval.bench_corpus.HashedEmbedder`); 1M
+vector the feature-hashed words of those sentences, perturbed (`bench.corpus.HashedEmbedder`); 1M
 chunks cost minutes, not the 10 hours the model would take on 2 cores. Queries are embedded by the real model.
 """
 
@@ -23,7 +23,7 @@ WRITE = 4000  # chunks per request to the Chroma server
 
 
 def scale(bench, results: dict) -> None:
-    from eval.servers import chroma_server, embed_server
+    from bench.servers import chroma_server, embed_server
 
     out = results.setdefault("scale", {})
     sizes = [int(x) for x in bench.args.sizes.split(",") if x.strip()]
@@ -60,33 +60,34 @@ def ingest(bench, chroma: str, embed: str) -> dict:
 
 
 def retrieval(bench, chroma: str, size: int) -> dict:
-    from eval.bench import _latency
-    from eval.bench_corpus import HashedEmbedder, xquad_questions
-    from eval.bench_llm import seed_questions
+    from bench.stats import latency
+    from bench.corpus import HashedEmbedder, xquad_questions
+    from bench.llm import seed_questions
     from index import Store
     from index.client import connect
 
-    embedder = HashedEmbedder(bench._embedder())
+    embedder = HashedEmbedder(bench.embedder())
     name = f"scale-{size}"
     client = connect(bench.work, chroma)
     t0 = time.perf_counter()
     written = fill(client, name, size, embedder, bench.settings.store)
     fill_s = time.perf_counter() - t0
+    folder = bench.work / "bm25-scale" / name
     store = Store(client, name, lambda: embedder, bench.settings.store.chunk_size, bench.settings.store.chunk_overlap,
-                  keyword_dir=bench.work / "bm25-scale" / name)  # fmt: skip
+                  keyword_dir=folder)  # fmt: skip
     queries = (xquad_questions() or seed_questions(66))[: bench.args.queries]
-    shutil.rmtree(store._keyword.folder, ignore_errors=True)  # built, not loaded from an earlier run
+    shutil.rmtree(folder, ignore_errors=True)  # built, not loaded from an earlier run
     rss0 = _rss_mb()
     t0 = time.perf_counter()
-    store._keywords(refresh=True)  # every chunk fetched from the server, BM25 built and saved
+    store.keywords(refresh=True)  # every chunk fetched from the server, BM25 built and saved
     keyword_s = time.perf_counter() - t0
     keyword = {"build_s": round(keyword_s, 1), "rss_growth_mb": round(_rss_mb() - rss0, 1),
-               "arrays_mb": round(_keyword_bytes(store) / 2**20, 1), "disk_mb": round(_disk_mb(store._keyword.folder), 1)}  # fmt: skip
+               "arrays_mb": round(store.keywords().memory_bytes() / 2**20, 1), "disk_mb": round(_disk_mb(folder), 1)}  # fmt: skip
     t0 = time.perf_counter()
-    store._keywords(refresh=True)  # the check every query makes after a change elsewhere: fetch every id
+    store.keywords(refresh=True)  # the check every query makes after a change elsewhere: fetch every id
     recheck_s = time.perf_counter() - t0
     return {"chunks": store.count(), "written_now": written, "fill_s": round(fill_s, 1), "vectors": "hashed",
-            "keyword": keyword, "keyword_recheck_s": round(recheck_s, 2), **_latency(store, queries, bench.settings.answer.top_k)}  # fmt: skip
+            "keyword": keyword, "keyword_recheck_s": round(recheck_s, 2), **latency(store, queries, bench.settings.answer.top_k)}  # fmt: skip
 
 
 def fill(client, name: str, size: int, embedder, store_settings) -> int:
@@ -128,12 +129,12 @@ def _chunks(texts: list[str], vectors: np.ndarray | None, rng, n: int) -> tuple[
 
 def keyword_alone(bench, size: int) -> dict:
     """The BM25 index of `size` generated chunks built in this process, without Chroma: time, memory, search."""
-    from eval.bench_corpus import HashedEmbedder, xquad_questions
-    from eval.bench_llm import seed_questions
-    from eval.bench_stats import percentiles
+    from bench.corpus import HashedEmbedder, xquad_questions
+    from bench.llm import seed_questions
+    from bench.stats import percentiles
     from index.keyword import KeywordIndex, keyword_text
 
-    texts, _ = _sentences(HashedEmbedder(bench._embedder()), vectors=False)
+    texts, _ = _sentences(HashedEmbedder(bench.embedder()), vectors=False)
     rng = np.random.default_rng(size)
     chunk_texts, _ = _chunks(texts, None, rng, size)
     ids = [f"gen-{i:07d}" for i in range(size)]
@@ -145,9 +146,6 @@ def keyword_alone(bench, size: int) -> dict:
     build = time.perf_counter() - t0
     grown = _rss_mb() - rss0
 
-    class Holder:  # what _keyword_bytes reads
-        _keyword = index
-
     times = []
     for q in (xquad_questions() or seed_questions(66))[: bench.args.queries]:
         t0 = time.perf_counter()
@@ -155,29 +153,19 @@ def keyword_alone(bench, size: int) -> dict:
         times.append((time.perf_counter() - t0) * 1000)
     p = percentiles(times)
     return {"chunks": size, "build_s": round(build, 1), "rss_growth_mb": round(grown, 1),
-            "arrays_mb": round(_keyword_bytes(Holder) / 2**20, 1), "search_p50_ms": round(p["p50"], 2),
+            "arrays_mb": round(index.memory_bytes() / 2**20, 1), "search_p50_ms": round(p["p50"], 2),
             "search_p95_ms": round(p["p95"], 2), "texts_mb": round(sum(len(t) for t in chunk_texts) / 2**20, 1)}  # fmt: skip
 
 
 def _sentences(embedder, vectors: bool = True) -> tuple[list[str], np.ndarray]:
     """Every sentence of the real paragraphs, in order, with its hashed vector."""
-    from eval.bench_corpus import seed_paragraphs, xquad_paragraphs
+    from bench.corpus import seed_paragraphs, xquad_paragraphs
 
     paragraphs = xquad_paragraphs() or seed_paragraphs()
     texts = [s for p in paragraphs for s in re.split(r"(?<=[.!?])\s+", p) if s.strip()]
     if not vectors:
         return texts, None
     return texts, np.asarray(embedder.get_text_embedding_batch(texts), dtype=np.float32)
-
-
-def _keyword_bytes(store) -> int:
-    """The BM25 index's arrays, ids and vocabulary, as held in memory."""
-    bm25 = store._keyword._bm25
-    total = sum(sys.getsizeof(i) for i in store._keyword._ids) + sum(sys.getsizeof(w) for w in store._keyword._vocab)
-    if bm25 is not None:
-        total += sum(a.nbytes for a in bm25.scores.values() if hasattr(a, "nbytes"))
-        total += sum(sys.getsizeof(k) + 8 for k in getattr(bm25, "vocab_dict", {}) or {})
-    return total
 
 
 def _rss_mb() -> float:

@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from eval.bench_stats import percentiles
-from eval.servers import BIN
+from bench.stats import percentiles
+from bench.servers import BIN
 
-SEED_QUESTIONS = Path(__file__).resolve().parent / "seed.jsonl"
+SEED_QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "seed.jsonl"
 
 
 def seed_questions(n: int) -> list[str]:
@@ -29,16 +29,15 @@ def answers(settings, questions: list[str]) -> dict:
     The model is loaded before the clock starts.
     """
     import qa
-    from qa.excerpts import select
-    from qa.llm import STOP, chatml
+    from qa.llm.llamacpp import STOP, LlamaCpp, chatml
     from qa.prompt import build_messages, instructions
 
     pipeline = qa.load(settings)
     t0 = time.perf_counter()
-    gen = pipeline.warm()
+    model = pipeline.warm()
     load = time.perf_counter() - t0
     pipeline.retrieve("warm up")
-    llama = getattr(gen.llm, "_model", None)
+    llama = model.llama if isinstance(model, LlamaCpp) else None
     count = (lambda text: len(llama.tokenize(text.encode(), special=True))) if llama else None
     system = count(chatml(instructions(settings.answer.style)[:1])) if count else None
     rows, ours_tok, ours_s, raw_tok, raw_s = [], 0, 0.0, 0, 0.0
@@ -56,7 +55,7 @@ def answers(settings, questions: list[str]) -> dict:
         row = {"question": q, "sources_s": t["sources"], "first_token_s": t.get("first_token"), "total_s": t["total"],
                "refused": answer.refused}  # fmt: skip
         if llama is not None and answer.context and len(stamps) > 2:
-            excerpts = select(q, answer.passages, pipeline._embed, settings.answer.context_tokens)  # as the pipeline did
+            excerpts = pipeline.excerpts(q, answer.passages)  # as the pipeline did
             prompt = chatml(build_messages(q, excerpts, settings.answer.style))
             tokens = llama.tokenize(prompt.encode(), special=True)
             shared = next((i for i, (a, b) in enumerate(zip(held, tokens)) if a != b), min(len(held), len(tokens)))
@@ -68,7 +67,7 @@ def answers(settings, questions: list[str]) -> dict:
                        gen_tok_s=round((len(stamps) - 1) / (stamps[-1] - stamps[0]), 1))  # fmt: skip
             ours_tok += len(stamps) - 1
             ours_s += stamps[-1] - stamps[0]
-            gen.restore()  # raw starts from the same held instructions as ours did
+            model.restore()  # raw starts from the same held instructions as ours did
             raw, r0 = [], time.perf_counter()
             for _ in llama.create_completion(prompt, max_tokens=settings.llm.max_new_tokens, temperature=0.0, top_k=1,
                                              stop=[STOP], stream=True):  # fmt: skip
@@ -77,7 +76,7 @@ def answers(settings, questions: list[str]) -> dict:
                 raw_tok += len(raw) - 1
                 raw_s += raw[-1] - raw[0]
                 row.update(raw_first_token_s=round(raw[0] - r0, 3), raw_gen_tok_s=round((len(raw) - 1) / (raw[-1] - raw[0]), 1))
-            gen.restore()
+            model.restore()
         rows.append(row)
     out = {
         "questions": len(rows),
@@ -169,7 +168,7 @@ def serve_memory(settings, question: str, timeout: float = 300) -> dict:
     """Peak RSS of `qa ui` after it has answered one question through its API (both models loaded)."""
     from gradio_client import Client
 
-    from eval.servers import free_port, running
+    from bench.servers import free_port, running
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"

@@ -1,6 +1,6 @@
 """llama.cpp settings measured, not guessed: prompt reading and generation speed for each variant.
 
-    .venv/bin/python -m eval.llama_tuning [--tokens 600] [--repeats 3]
+    .venv/bin/python -m bench.llama_tuning [--tokens 600] [--repeats 3]
 
 Each variant loads the bundled model with other `Llama(...)` arguments and reads the same prompt
 (the seed article cut to `--tokens` tokens) from an empty cache, then generates 32 tokens. The
@@ -31,8 +31,7 @@ def measure(model: str, prompt: str, kwargs: dict, threads: int, repeats: int) -
     tokens = llama.tokenize(prompt.encode())
     reads, gens = [], []
     for _ in range(repeats):
-        llama.reset()
-        llama._ctx.kv_cache_clear() if hasattr(llama._ctx, "kv_cache_clear") else None
+        llama.reset()  # the next eval overwrites the cache from the start
         t0 = time.perf_counter()
         llama.eval(tokens)
         reads.append(len(tokens) / (time.perf_counter() - t0))
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from qa.model_file import resolve_model
     from qa.settings import get_settings
 
-    p = argparse.ArgumentParser(prog="python -m eval.llama_tuning", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m bench.llama_tuning", description=__doc__)
     p.add_argument("--tokens", type=int, default=600)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--only", help="comma-separated variant numbers (0-based)")

@@ -1,6 +1,6 @@
 """Embedded vs server figures on one corpus: Chroma embedded vs `chroma run`, llama.cpp in-process vs its server.
 
-    .venv/bin/python -m eval.scale_out [--corpus FOLDER]
+    .venv/bin/python -m bench.scale_out [--corpus FOLDER]
 
 Prints one JSON object. Starts and stops the servers itself, on free loopback ports.
 """
@@ -55,7 +55,7 @@ def _answers(settings: Settings) -> dict:
 
 
 def main() -> None:
-    from eval.servers import chroma_server, llama_server
+    from bench.servers import chroma_server, llama_server
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", type=Path, default=Path("seeds"))

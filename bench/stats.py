@@ -22,6 +22,24 @@ def percentiles(values: list[float | None]) -> dict:
     return {"p50": round(percentile(values, 50), 4), "p95": round(percentile(values, 95), 4), "n": len(values)}
 
 
+def latency(store, queries: list[str], top_k: int) -> dict:
+    """Retrieval latency of `store` over `queries` (the first three run once before, to warm it), and
+    each step's share (`Store.retrieve`'s `steps`: count, embed, vector, keyword, fetch) at p50 / p95."""
+    for q in queries[:3]:
+        store.retrieve(q, top_k)  # warm: BM25 loaded, caches filled
+    times, steps = [], {}
+    for q in queries:
+        split: dict[str, float] = {}
+        t0 = time.perf_counter()
+        store.retrieve(q, top_k, split)
+        times.append((time.perf_counter() - t0) * 1000)
+        for name, seconds in split.items():
+            steps.setdefault(name, []).append(seconds * 1000)
+    p = percentiles(times)
+    split_ms = {name: {k: round(v, 2) for k, v in percentiles(ms).items() if k != "n"} for name, ms in steps.items()}
+    return {"p50_ms": round(p["p50"], 2), "p95_ms": round(p["p95"], 2), "queries": p["n"], "steps_ms": split_ms}
+
+
 def machine() -> dict:
     cpu = platform.processor() or ""
     try:

@@ -18,7 +18,7 @@ from eval.corpus import write_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
-XQUAD = ROOT.parent / "shared" / "data" / "xquad" / "xquad.en.json"
+XQUAD = ROOT / "eval" / "data" / "xquad" / "xquad.en.json"  # a copy of ../shared/data/xquad, with its licence
 CHUNKS_PER_PARAGRAPH = 1.9  # XQuAD: 459 chunks of 128 word pieces from 240 paragraphs
 PARAGRAPHS_PER_DOC = 20
 

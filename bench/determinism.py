@@ -1,6 +1,6 @@
 """Does a question get the same answer whatever ran before it in the process?
 
-    .venv/bin/python -m eval.determinism [--questions N]
+    .venv/bin/python -m bench.determinism [--questions N]
 
 Temperature is 0 and sampling greedy, but llama.cpp reuses the key/value cache of the longest
 prompt prefix shared with the previous call, so the same prompt can be evaluated in different
@@ -18,9 +18,9 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     import qa
-    from eval.bench_llm import seed_questions
+    from bench.llm import seed_questions
 
-    parser = argparse.ArgumentParser(prog="python -m eval.determinism", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.determinism", description=__doc__)
     parser.add_argument("--questions", type=int, default=8)
     args = parser.parse_args(argv)
     questions = seed_questions(args.questions)
