@@ -17,7 +17,7 @@ class BM25:
         self._by_id = {c.id: c for c in chunks}
         ids, texts = list(self._by_id), [c.text for c in self._by_id.values()]
         self._index = KeywordIndex(None)
-        self._index.ensure(ids, lambda: (ids, texts))
+        self._index.ensure(ids, lambda: [(ids, texts)])
 
     def retrieve(self, question: str, k: int) -> list[Source]:
         """Up to `k` chunks, best first; chunks sharing no term with the question are not returned."""

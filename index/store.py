@@ -2,7 +2,7 @@
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +15,7 @@ from index.embedding import query_embedding, token_counter
 from index.minilm import MODEL_NAME
 from index.errors import NoCollection, StoreError
 from index.keyword import KeywordIndex, keyword_text
+from index.keyword_watch import KeywordWatch
 from index.source import Source
 
 if TYPE_CHECKING:
@@ -28,11 +29,7 @@ WRITE_BATCH = 64
 # XQuAD questions among reciprocal-rank fusion (k 1..60, BM25 weight 1..1.5) and min-max, z-score and
 # max-normalised sums with BM25 weights 0.3..0.7 (docs/design.md, Retrieval).
 KEYWORD_WEIGHT = 0.5
-# Seconds a query may use the keyword index without checking that it covers the collection's chunks. The
-# count is checked on every query; a change that keeps it (a document replaced by one as long, by another
-# process on a shared Chroma server) is seen within this time. Checking fetches every chunk id.
-KEYWORD_RECHECK = 30.0  # seconds between looks at the collection's keyword digest (one metadata read)
-KEYWORDS_META = "keyword_digest"  # the collection's metadata: the chunk ids' digest its last writer indexed
+KEYWORDS_META = "keyword_digest"  # the collection's metadata: the chunk ids' digest its last writer indexed (index.keyword_watch)
 READ_PAGE = 20_000  # rows per request when reading a whole collection
 Checkpoint = Callable[[str, int, int], None]
 
@@ -74,9 +71,7 @@ class Store:
         self.hybrid = hybrid
         self._client = client
         self._keyword = KeywordIndex(keyword_dir)
-        self._keyword_checked = False
-        self._keyword_checked_at = 0.0
-        self.keyword_recheck = KEYWORD_RECHECK
+        self.keyword_watch = KeywordWatch()
         self._load_embedder = embedder
         self._embedder_checked = False
         self.chunk_size = chunk_size
@@ -170,14 +165,21 @@ class Store:
         return got["ids"], got["metadatas"]
 
     def _get_all(self, include: list[str]) -> dict[str, list]:
-        """Every row, fetched in pages: one answer of a million chunks would be gigabytes of JSON from a server."""
         out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
-        while True:
-            got = self._collection.get(include=include, limit=READ_PAGE, offset=len(out["ids"]))
+        for got in self._pages(include):
             for k in out:
                 out[k] += got[k]
+        return out
+
+    def _pages(self, include: list[str]) -> Iterator[dict[str, list]]:
+        """Every row, in pages: one answer of a million chunks would be gigabytes of JSON from a server."""
+        done = 0
+        while True:
+            got = self._collection.get(include=include, limit=READ_PAGE, offset=done)
+            done += len(got["ids"])
+            yield got
             if len(got["ids"]) < READ_PAGE:
-                return out
+                return
 
     def sync(
         self, folder: Path, max_file_bytes: int = 20_000_000, progress: bool = True, checkpoint: Checkpoint | None = None
@@ -253,7 +255,7 @@ class Store:
         report.embedded = len(to_add)
         for i in range(0, len(to_delete), WRITE_BATCH):
             self._collection.delete(ids=to_delete[i : i + WRITE_BATCH])
-        if self.hybrid and (to_add or to_delete or not self._keyword_checked):
+        if self.hybrid and (to_add or to_delete or not self.keyword_watch.trusted):
             self.keywords(refresh=True)
             if to_add or to_delete:
                 self._publish_keywords()
@@ -287,22 +289,21 @@ class Store:
 
     def keywords(self, refresh: bool = False) -> KeywordIndex:
         """The BM25 index, checked against the collection once per process and after each change;
-        `refresh` checks it now (fetching every id, and every text when it must be rebuilt)."""
-        if refresh or not self._keyword_checked:
+        `refresh` checks it now (fetching every id, and every text, a page at a time, when it must be rebuilt)."""
+        if refresh or not self.keyword_watch.trusted:
             ids = self._get_all([])["ids"]
 
-            def texts() -> tuple[list[str], list[str]]:
-                got = self._get_all(["documents", "metadatas"])
-                return got["ids"], [keyword_text(m["document"], t) if m else t for t, m in zip(got["documents"], got["metadatas"])]
+            def pages() -> Iterator[tuple[list[str], list[str]]]:
+                for got in self._pages(["documents", "metadatas"]):
+                    yield got["ids"], [keyword_text(m["document"], t) if m else t for t, m in zip(got["documents"], got["metadatas"])]
 
-            self._keyword.ensure(ids, texts)
-            self._keyword_checked = True
-            self._keyword_checked_at = time.monotonic()
+            self._keyword.ensure(ids, pages)
+            self.keyword_watch.settled()
         return self._keyword
 
     def _publish_keywords(self) -> None:
         """After a write, the new digest in the collection's metadata: what instances on other machines (their
-        own keyword folders) check, one number every KEYWORD_RECHECK seconds, instead of every id."""
+        own keyword folders) read on every query, one value instead of every id."""
         meta = self._client.get_collection(self.name).metadata or {}
         if meta.get(KEYWORDS_META) != self._keyword.digest:
             kept = {k: v for k, v in meta.items() if not k.startswith("hnsw:")}  # Chroma refuses to be told these again
@@ -310,8 +311,8 @@ class Store:
 
     def retrieve(self, question: str, top_k: int, steps: dict[str, float] | None = None) -> list[Source]:
         """The `top_k` best passages for `question`, best first. `steps`, when given, receives the seconds
-        each step took (`count`, `embed`, `vector` (Chroma's search), `keyword` (BM25), `fetch` (BM25-only
-        finds from Chroma)): the scale benchmark splits latency with it.
+        each step took (`check` (is the keyword index the collection's?), `embed`, `vector` (Chroma's search),
+        `keyword` (BM25), `fetch` (BM25-only finds from Chroma)): the scale benchmark splits latency with it.
 
         Hybrid: each ranking's scores are divided by its best score, so both lie in [0, 1] with 1 for
         their favourite, and the two are averaged. Unlike reciprocal-rank fusion this keeps how far
@@ -342,8 +343,13 @@ class Store:
             steps[name] = steps.get(name, 0.0) + now - at
             at = now
 
-        count = self._collection.count()
-        step("count")
+        if self.hybrid:
+            published = (self._client.get_collection(self.name).metadata or {}).get(KEYWORDS_META) or ""
+            self.keyword_watch.look(self._keyword, published, self._collection.count)
+            count = self.keywords().size
+        else:
+            count = self._collection.count()
+        step("check")
         if count == 0:
             return []
         vector = np.asarray(self._query_vector(question), dtype=np.float32)
@@ -362,7 +368,6 @@ class Store:
             raise _Stale("the vector index names deleted chunks")
         if not self.hybrid:
             return list(found.values())[:top_k]
-        self._check_keywords(count)
         keyword = dict(self.keywords().search(question, pool))
         step("keyword")
         missing = [i for i in keyword if i not in found]
@@ -375,7 +380,7 @@ class Store:
                 cosine = float(emb @ vector / (np.linalg.norm(emb) * np.linalg.norm(vector) + 1e-9))
                 found[id_] = _source(id_, text, m, cosine)
             if any(i not in found for i in missing):  # BM25 names chunks deleted since: check it next time
-                self._keyword_checked = False
+                self.keyword_watch.doubt()
         step("fetch")
         if not found:
             return []
@@ -386,22 +391,6 @@ class Store:
             for id_, s in found.items()
         }
         return [found[i] for i in sorted(fused, key=lambda i: -fused[i])[:top_k]]
-
-
-    def _check_keywords(self, count: int) -> None:
-        """Is the keyword index still the collection's? The version this machine's indexer saved is taken up at
-        once (a `stat`); a count that differs is seen at once; a change that keeps the count, made from another
-        machine, within KEYWORD_RECHECK seconds (the collection's keyword digest, one metadata read)."""
-        now = time.monotonic()
-        if self._keyword.follow():
-            self._keyword_checked, self._keyword_checked_at = True, now
-        if self._keyword.size != count:
-            self._keyword_checked = False
-        elif now - self._keyword_checked_at > self.keyword_recheck:
-            self._keyword_checked_at = now
-            digest = (self._client.get_collection(self.name).metadata or {}).get(KEYWORDS_META)
-            if digest and digest != self._keyword.digest:
-                self._keyword_checked = False
 
 
 class _Stale(Exception):

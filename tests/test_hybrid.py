@@ -1,5 +1,7 @@
 """Hybrid retrieval: BM25 and embeddings fused, BM25 kept in step with the collection."""
 
+import pytest
+
 import qa
 from eval.bm25 import BM25
 from index import Source
@@ -77,12 +79,38 @@ def test_bm25_baseline_searches_like_the_keyword_index():
     texts = ["The ferries were running late.", "Payment reference QZX7781 was settled.", "The the the."]
     chunks = [Source(id=f"c{i}", document=f"d{i}.txt", text=t, start=0, end=len(t), score=0.0) for i, t in enumerate(texts)]
     index = KeywordIndex(None)
-    index.ensure([c.id for c in chunks], lambda: ([c.id for c in chunks], texts))
+    index.ensure([c.id for c in chunks], lambda: [([c.id for c in chunks], texts)])
     baseline = BM25(chunks)
     for question in ("Which ferry ran late?", "qzx7781", "the", "nothing shared"):
         assert [(c.id, c.score) for c in baseline.retrieve(question, 3)] == index.search(question, 3), question
     assert [c.id for c in baseline.retrieve("Which ferry ran late?", 3)] == ["c0"]  # stemmed: ferries, ferry
     assert baseline.retrieve("the", 3) == [] and tokenize(["The ferries"], ids=False) == [["ferri"]]
+
+
+def test_keyword_index_scores_as_bm25s_does_built_a_page_at_a_time():
+    """The index is built page by page and searched over its own arrays: the scores and rankings are bm25s's,
+    for a query with few postings (summed sparsely) and one with many (summed into every chunk's score)."""
+    import bm25s
+    import numpy as np
+
+    from bench.corpus import xquad_paragraphs
+    from index.keyword import build
+
+    sentences = xquad_paragraphs()[:300]  # XQuAD's first paragraphs
+    ids = [f"s{i}" for i in range(len(sentences))]
+    _, ours = build(((ids[i : i + 37], sentences[i : i + 37]) for i in range(0, len(ids), 37)), len(ids))
+    theirs = bm25s.BM25()
+    theirs.index(tokenize(sentences), show_progress=False)
+    assert ours.scores["num_docs"] == theirs.scores["num_docs"] == len(sentences) > 100
+    index = KeywordIndex(None)
+    index.ensure(ids, lambda: [(ids, sentences)])
+    for question in ("Who won Super Bowl 50?", "the team played a game in the year", "Kublai typhoon", "nothing zzz"):
+        words = [w for w in tokenize([question], ids=False)[0] if w in theirs.vocab_dict]
+        expected = theirs.get_scores(words) if words else np.zeros(len(ids))
+        got = dict(index.search(question, len(ids)))
+        assert {i: pytest.approx(float(expected[n]), rel=1e-5) for n, i in enumerate(ids) if expected[n] > 0} == got
+        top = [i for i, _ in index.search(question, 3)]
+        assert top == [ids[n] for n in np.argsort(-expected, kind="stable")[: len(top)]], question
 
 
 def test_one_keyword_index_per_machine_taken_up_without_a_rebuild(settings, tmp_path, monkeypatch):

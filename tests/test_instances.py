@@ -44,19 +44,34 @@ def test_another_instance_sees_new_chunks_in_its_keyword_index(tmp_path, chroma_
     ferry = docs / "ferry.md"
     ferry.write_text("The Quillmarsh ferry leaves the harbour at seven every morning.")
     a.add_files([ferry], progress=False)
-    # The count changed: b checks it on every query and rebuilds its keyword index.
+    # a wrote the new digest into the collection's metadata: b reads it on every query and rebuilds.
     assert b.retrieve("When does the Quillmarsh ferry leave?", 4)[0].document == "ferry.md"
     assert keyword_documents(b, "Quillmarsh") == {"ferry.md"}
-    # A change that keeps the count is seen once `keyword_recheck` seconds have passed since b's last check.
+    # So is a change that keeps the count (a document replaced by one as long).
     ferry.write_text("The Brindlewick ferry leaves the harbour at eight every evening.")
     a.add_files([ferry], progress=False)
     assert a.count() == b.count()
-    b.keyword_recheck = 3600
-    b.retrieve("Brindlewick", 4)
-    assert keyword_documents(b, "Brindlewick") == set()  # stale, within the bound
-    b.keyword_recheck = 0
     assert b.retrieve("When does the Brindlewick ferry leave?", 4)[0].document == "ferry.md"
     assert keyword_documents(b, "Brindlewick") == {"ferry.md"} and keyword_documents(b, "Quillmarsh") == set()
+
+
+def test_a_writer_that_publishes_nothing_is_caught_by_the_count(tmp_path, chroma_url, embed_url, docs):
+    """A writer with keywords off leaves the published digest as it was: the count, once it stops moving."""
+    a = instance(chroma_url, embed_url, tmp_path / "a", "unpublished")
+    b = instance(chroma_url, embed_url, tmp_path / "b", "unpublished")
+    a.sync(docs, progress=False)
+    b.retrieve("What guarantees does Russia demand?", 4)
+    a.hybrid = False
+    (docs / "ferry.md").write_text("The Quillmarsh ferry leaves the harbour at seven every morning.")
+    a.add_files([docs / "ferry.md"], progress=False)
+    b.keyword_watch.recheck = 3600
+    b.retrieve("Quillmarsh", 4)
+    assert keyword_documents(b, "Quillmarsh") == set()  # within the bound, the keyword half is behind
+    b.keyword_watch.recheck = 0
+    b.retrieve("Quillmarsh", 4)  # the count is looked at: moved since b's last look, so maybe mid-write
+    assert keyword_documents(b, "Quillmarsh") == set()
+    assert b.retrieve("When does the Quillmarsh ferry leave?", 4)[0].document == "ferry.md"  # steady: rebuilt
+    assert keyword_documents(b, "Quillmarsh") == {"ferry.md"}
 
 
 def test_a_document_indexed_by_one_instance_is_found_by_a_running_server(tmp_path, chroma_url, embed_url, docs):
