@@ -1,48 +1,46 @@
-"""Several app instances on one machine over one large collection in a Chroma server: how soon each is
-ready, what the shared keyword index costs each in memory, and whether a write reaches every one.
+"""Several `qa serve` instances on one machine over one large collection in a Chroma server: how soon each
+is ready, what the shared keyword index costs each in memory, and whether an indexer's write reaches every one.
 
     .venv/bin/python -m bench.instances --work ~/.cache/seedqa/bench --size 1000000 --instances 4
 
-Uses the collection `qa bench --scale --sizes SIZE` filled (kept in `--work`), and its keyword folder.
-Each instance is a process that opens the store, answers a first query (ready), then waits. Memory
-is read from /proc: each process's resident and proportional set sizes, and how much of the keyword
-index's mapped files is resident and shared. Then one more document is indexed from this process (the
-indexer), and every instance is asked one query that only that document answers.
+Uses the collection `qa bench --scale --sizes SIZE` filled (kept in `--work`). Its chunk vectors are hashed
+stand-ins (bench.scale); for `qa serve` to open it, the collection is labelled with the bundled model's
+fingerprint while the instances run, and labelled back after. Queries are embedded by the real model, so
+latency is the product's; which passage wins the vector half is not meaningful here.
+
+The indexer (this process) builds and saves the keyword index first, as `qa index` does after a write.
+Each instance is `qa serve` on a free port, sharing one cache (one keyword folder, as on one machine):
+ready = from its start to its first /search answered. Memory is read from /proc: each process's resident
+and proportional set sizes, and how much of the keyword index's mapped files is resident and shared. Then
+one more document is indexed from this process, and every instance is asked one query only it answers.
 """
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 PROBE = "Quillmarsh"  # a word no generated chunk holds
 
 
-def store(work: Path, chroma: str, size: int):
-    from bench.corpus import HashedEmbedder
-    from index import Store
-    from index.client import connect
-    from qa import components
-    from qa.settings import EmbedSettings
+@contextlib.contextmanager
+def labelled(collection, embedder) -> Iterator[None]:
+    """The collection carries `embedder`'s fingerprint meanwhile, then its own again."""
+    from index import fingerprint
 
-    embedder = HashedEmbedder(components.embedder(EmbedSettings()))
-    name = f"scale-{size}"
-    return Store(connect(work, chroma), name, lambda: embedder, keyword_dir=work / "bm25-scale" / name)
-
-
-def worker(work: Path, chroma: str, size: int) -> None:
-    """One instance: ready line, then one answer line per query line read."""
-    t0 = time.perf_counter()
-    s = store(work, chroma, size)
-    s.retrieve("Which river flows through the city?", 4)
-    print(json.dumps({"ready_s": round(time.perf_counter() - t0, 2)}), flush=True)
-    for line in sys.stdin:
-        t0 = time.perf_counter()
-        found = s.retrieve(line.strip(), 4)
-        print(json.dumps({"documents": [p.document for p in found], "seconds": round(time.perf_counter() - t0, 3)}), flush=True)
+    own = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
+    collection.modify(metadata={**own, **fingerprint.metadata(embedder)})
+    try:
+        yield
+    finally:
+        current = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
+        collection.modify(metadata={**current, **{k: own[k] for k in (fingerprint.NAME, fingerprint.DIM, fingerprint.VECTORS) if k in own}})
 
 
 def memory(pid: int, keyword_dir: Path) -> dict:
@@ -60,50 +58,75 @@ def memory(pid: int, keyword_dir: Path) -> dict:
             "keyword_shared_mb": mb(mapped["Shared_Clean"])}  # fmt: skip
 
 
-def measure(work: Path, size: int, n: int) -> dict:
-    from bench.servers import chroma_server
+def search(base: str, query: str) -> tuple[list[str], float]:
+    import httpx
 
+    t0 = time.perf_counter()
+    r = httpx.post(f"{base}/search", json={"query": query, "k": 4}, timeout=600)
+    r.raise_for_status()
+    return [hit["document"] for hit in r.json()["results"]], time.perf_counter() - t0
+
+
+def measure(work: Path, size: int, n: int) -> dict:
+    from bench.servers import chroma_server, free_port, wait_for
+    from qa import components
+    from qa.settings import Settings
+
+    cache = work / "instances-cache"
+    os.environ["XDG_CACHE_HOME"] = str(cache)  # this process is the indexer of that machine
     with chroma_server(work / "chroma-server") as chroma:
-        writer = store(work, chroma, size)
-        t0 = time.perf_counter()
-        writer.keywords(refresh=True)  # the indexer's build and save, if none is saved for these ids
-        build_s = time.perf_counter() - t0
-        cmd = [sys.executable, "-m", "bench.instances", "--worker", "--work", str(work), "--size", str(size), "--chroma", chroma]
-        procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(n)]
-        try:
-            ready = [json.loads(p.stdout.readline())["ready_s"] for p in procs]
-            folder = work / "bm25-scale" / f"scale-{size}"
-            mem = [memory(p.pid, folder) for p in procs]
-            doc = work / "probe" / "probe.md"
-            doc.parent.mkdir(parents=True, exist_ok=True)
-            doc.write_text(f"The {PROBE} ferry leaves the harbour at seven every morning.\n", encoding="utf-8")
+        env = {**os.environ, "QA_STORE_CHROMA_URL": chroma, "QA_STORE_COLLECTION": f"scale-{size}",
+               "QA_LLM_BASE_URL": "http://127.0.0.1:9/v1"}  # fmt: skip  (searches only: no model)
+        settings = Settings().with_(store={"chroma_url": chroma, "collection": f"scale-{size}"})
+        writer = components.store(settings)
+        with labelled(writer._collection, writer.embedder):
+            writer.embedder  # the fingerprint check, before the clock starts
             t0 = time.perf_counter()
-            writer.add_files([doc], progress=False)
-            write_s = time.perf_counter() - t0
-            answers = []
-            for p in procs:
-                p.stdin.write(f"When does the {PROBE} ferry leave?\n")
-                p.stdin.flush()
-                answers.append(json.loads(p.stdout.readline()))
-        finally:
-            for p in procs:
-                p.kill()
+            writer.keywords(refresh=True)  # the indexer's build and save, if none is saved for these ids
+            build_s = time.perf_counter() - t0
+            folder = components.keyword_dir(settings.store)
+            procs, bases, ready = [], [], []
+            try:
+                for k in range(n):
+                    port, log = free_port(), work / f"serve-{k}.log"
+                    t0 = time.perf_counter()
+                    with open(log, "wb") as out:
+                        procs.append(subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)],
+                                                      env=env, stdout=out, stderr=subprocess.STDOUT))  # fmt: skip
+                    bases.append(f"http://127.0.0.1:{port}/v1")
+                    wait_for(f"{bases[-1]}/health", procs[-1], log, 300)
+                    search(bases[-1], "Which river flows through the city?")
+                    ready.append(round(time.perf_counter() - t0, 2))
+                mem = [memory(p.pid, folder) for p in procs]
+                latency = [search(b, "Which river flows through the city?")[1] for b in bases for _ in range(5)]
+                doc = work / "probe" / "probe.md"
+                doc.parent.mkdir(parents=True, exist_ok=True)
+                doc.write_text(f"The {PROBE} ferry leaves the harbour at seven every morning.\n", encoding="utf-8")
+                t0 = time.perf_counter()
+                writer.add_files([doc], progress=False)
+                write_s = time.perf_counter() - t0
+                answers = [search(b, f"When does the {PROBE} ferry leave?") for b in bases]
+                writer._collection.delete(where={"document": "probe.md"})  # the collection as it was, for the next run
+                writer.keywords(refresh=True)
+                writer._publish_keywords()
+            finally:
+                for p in procs:
+                    p.terminate()
+                for p in procs:
+                    p.wait(30)
     return {"chunks": size, "instances": n, "indexer_keyword_s": round(build_s, 1), "ready_s": ready, "memory": mem,
-            "write_s": round(write_s, 1), "first_query_after_write_s": [a["seconds"] for a in answers],
-            "write_seen_by": sum("probe.md" in a["documents"] for a in answers)}  # fmt: skip
+            "search_ms_p50": round(sorted(latency)[len(latency) // 2] * 1000, 1), "write_s": round(write_s, 1),
+            "first_query_after_write_s": [round(s, 3) for _, s in answers],
+            "write_seen_by": sum("probe.md" in docs for docs, _ in answers)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.instances", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m bench.instances", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--work", type=Path, required=True)
     p.add_argument("--size", type=int, default=1_000_000)
     p.add_argument("--instances", type=int, default=4)
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--chroma", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.worker:
-        worker(args.work, args.chroma, args.size)
-        return 0
     print(json.dumps(measure(args.work, args.size, args.instances), indent=1))
     return 0
 

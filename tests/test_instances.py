@@ -4,6 +4,7 @@ A document added through one instance is found by the others, keyword index incl
 indexing one folder at once neither lose nor duplicate chunks.
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -74,24 +75,39 @@ def test_a_writer_that_publishes_nothing_is_caught_by_the_count(tmp_path, chroma
     assert keyword_documents(b, "Quillmarsh") == {"ferry.md"}
 
 
-def test_a_document_indexed_by_one_instance_is_found_by_a_running_server(tmp_path, chroma_url, embed_url, docs):
-    """`qa index` (one instance) adds a file while `qa serve` (another) runs: the server's next search finds it."""
-    env = {"QA_STORE_CHROMA_URL": chroma_url, "QA_EMBED_BASE_URL": embed_url,
+def test_serve_instances_share_one_keyword_index_and_see_a_write_at_their_next_query(tmp_path, chroma_url, embed_url, docs):
+    """`qa index` writes while two `qa serve` of one machine run: both map the keyword index the indexer saved
+    (one copy in the page cache, nothing rebuilt in either), and each one's next search finds the new document."""
+    cache = tmp_path / "cache"  # one machine: one cache, so one keyword folder for this server and collection
+    env = {"QA_STORE_CHROMA_URL": chroma_url, "QA_EMBED_BASE_URL": embed_url, "XDG_CACHE_HOME": str(cache),
            "QA_LLM_BASE_URL": "http://127.0.0.1:9/v1"}  # fmt: skip  (no model needed: searches only)
-    index = lambda *args, cache: run_qa("index", *args, store_dir=tmp_path / "unused", collection="served",  # noqa: E731
-                                        XDG_CACHE_HOME=str(tmp_path / cache), **env)  # fmt: skip
-    assert index(str(docs), cache="a").returncode == 0
+    index = lambda path: run_qa("index", path, store_dir=tmp_path / "unused", collection="served", **env)  # noqa: E731
+    assert index(str(docs)).returncode == 0
 
     def search(base: str, query: str) -> list[str]:
         r = httpx.post(f"{base}/search", json={"query": query, "k": 2}, timeout=60)
         r.raise_for_status()
         return [hit["document"] for hit in r.json()["results"]]
 
-    with qa_serve(tmp_path / "unused", "served", tmp_path / "serve.log", XDG_CACHE_HOME=str(tmp_path / "b"), **env) as base:
-        assert search(base, "What guarantees does Russia demand?")[0] == SEED
+    def mapped_versions(base: str) -> set[str]:
+        """The keyword index versions the server at `base` has memory-mapped (from /proc/PID/maps)."""
+        port = base.split(":")[2].split("/")[0]
+        pids = [p.parent.name for p in Path("/proc").glob("[0-9]*/cmdline") if f"--port\0{port}\0".encode() in _read(p)]
+        assert len(pids) == 1, pids
+        maps = Path(f"/proc/{pids[0]}/maps").read_text()
+        return {line.split("/bm25/")[1].split("/")[2] for line in maps.splitlines() if "data.csc.index.npy" in line}
+
+    with contextlib.ExitStack() as stack:
+        bases = [stack.enter_context(qa_serve(tmp_path / "unused", "served", tmp_path / f"serve{n}.log", **env))
+                 for n in range(2)]  # fmt: skip
+        assert all(search(base, "What guarantees does Russia demand?")[0] == SEED for base in bases)
+        before = [mapped_versions(base) for base in bases]
+        assert before[0] == before[1] and len(before[0]) == 1
         (docs / "ferry.md").write_text("The Quillmarsh ferry leaves the harbour at seven every morning.")
-        assert index(str(docs / "ferry.md"), cache="a").returncode == 0
-        assert search(base, "When does the Quillmarsh ferry leave?")[0] == "ferry.md"
+        assert index(str(docs / "ferry.md")).returncode == 0
+        assert all(search(base, "When does the Quillmarsh ferry leave?")[0] == "ferry.md" for base in bases)
+        after = [mapped_versions(base) - before[0] for base in bases]
+        assert after[0] == after[1] and len(after[0]) == 1  # both took up the indexer's new version
 
 
 def test_two_instances_indexing_one_folder_at_once(tmp_path, chroma_url, embed_url, docs):
@@ -117,3 +133,10 @@ def test_two_instances_indexing_one_folder_at_once(tmp_path, chroma_url, embed_u
     alone = instance(chroma_url, embed_url, tmp_path / "alone", "alone")
     alone.sync(docs, progress=False)
     assert {c.id for c in alone.chunks()} == {c.id for c in chunks}
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # a process that ended meanwhile
+        return b""
