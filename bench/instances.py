@@ -12,6 +12,7 @@ The indexer (this process) builds and saves the keyword index first, as `qa inde
 Each instance is `qa serve` on a free port, sharing one cache (one keyword folder, as on one machine):
 ready = from its start to its first /search answered. Memory is read from /proc: each process's resident
 and proportional set sizes, and how much of the keyword index's mapped files is resident and shared. Then
+the same 50 XQuAD questions are asked of one instance alone, then of all at once (one client each), and
 one more document is indexed from this process, and every instance is asked one query only it answers.
 """
 
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PROBE = "Quillmarsh"  # a word no generated chunk holds
+QUERIES = 50  # XQuAD questions per instance
 
 
 @contextlib.contextmanager
@@ -67,11 +69,29 @@ def search(base: str, query: str) -> tuple[list[str], float]:
     return [hit["document"] for hit in r.json()["results"]], time.perf_counter() - t0
 
 
+def at_once(bases: list[str], questions: list[str]) -> list[float]:
+    """Every instance asked the same questions at the same time, one client each: the seconds of each search."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(bases)) as pool:
+        runs = pool.map(lambda base: [search(base, q)[1] for q in questions], bases)
+        return [s for run in runs for s in run]
+
+
+def ms(seconds: list[float]) -> dict:
+    from bench.stats import percentiles
+
+    return {k: round(v * 1000, 1) if k != "n" else v for k, v in percentiles(seconds).items()}
+
+
 def measure(work: Path, size: int, n: int) -> dict:
     from bench.servers import chroma_server, free_port, wait_for
     from qa import components
     from qa.settings import Settings
 
+    from bench.corpus import xquad_questions
+
+    questions = xquad_questions()[:QUERIES]
     cache = work / "instances-cache"
     os.environ["XDG_CACHE_HOME"] = str(cache)  # this process is the indexer of that machine
     with chroma_server(work / "chroma-server") as chroma:
@@ -98,7 +118,8 @@ def measure(work: Path, size: int, n: int) -> dict:
                     search(bases[-1], "Which river flows through the city?")
                     ready.append(round(time.perf_counter() - t0, 2))
                 mem = [memory(p.pid, folder) for p in procs]
-                latency = [search(b, "Which river flows through the city?")[1] for b in bases for _ in range(5)]
+                alone = [search(bases[0], q)[1] for q in questions]
+                together = at_once(bases, questions)
                 doc = work / "probe" / "probe.md"
                 doc.parent.mkdir(parents=True, exist_ok=True)
                 doc.write_text(f"The {PROBE} ferry leaves the harbour at seven every morning.\n", encoding="utf-8")
@@ -115,7 +136,7 @@ def measure(work: Path, size: int, n: int) -> dict:
                 for p in procs:
                     p.wait(30)
     return {"chunks": size, "instances": n, "indexer_keyword_s": round(build_s, 1), "ready_s": ready, "memory": mem,
-            "search_ms_p50": round(sorted(latency)[len(latency) // 2] * 1000, 1), "write_s": round(write_s, 1),
+            "search_ms": {"one_instance": ms(alone), f"{n}_at_once": ms(together)}, "write_s": round(write_s, 1),
             "first_query_after_write_s": [round(s, 3) for _, s in answers],
             "write_seen_by": sum("probe.md" in docs for docs, _ in answers)}  # fmt: skip
 

@@ -24,7 +24,7 @@ def percentiles(values: list[float | None]) -> dict:
 
 def latency(store, queries: list[str], top_k: int) -> dict:
     """Retrieval latency of `store` over `queries` (the first three run once before, to warm it), and
-    each step's share (`Store.retrieve`'s `steps`: count, embed, vector, keyword, fetch) at p50 / p95."""
+    each step's share (`Store.retrieve`'s `steps`: check, embed, vector, keyword, fetch) at p50 / p95."""
     for q in queries[:3]:
         store.retrieve(q, top_k)  # warm: BM25 loaded, caches filled
     times, steps = [], {}

@@ -137,3 +137,17 @@ def test_one_keyword_index_per_machine_taken_up_without_a_rebuild(settings, tmp_
     writer.sync(docs, progress=False)
     assert reader.retrieve("When does the Quillmarsh ferry leave?", 2)[0].document == "ferry.md"
     assert [i for i, _ in reader.keywords().search("Quillmarsh", 3)] and fetched == []
+
+
+def test_a_large_index_missing_from_its_folder_is_rebuilt_saying_so(tmp_path, monkeypatch, capsys):
+    """Another machine, or a shared volume not mounted: no saved version. The rebuild says why and shows progress."""
+    import index.keyword
+
+    monkeypatch.setattr(index.keyword, "LOUD", 3)
+    ids, texts = ["a", "b", "c"], ["The ferry runs late.", "Payment reference QZX7781.", "Storms close the harbour."]
+    index.keyword.KeywordIndex(tmp_path / "bm25").ensure(ids, lambda: [(ids, texts)])
+    err = capsys.readouterr().err
+    assert "no saved version for these 3 chunks" in err and "keyword index: 100%" in err
+    reader = index.keyword.KeywordIndex(tmp_path / "bm25")
+    reader.ensure(ids, lambda: pytest.fail("a saved version is loaded, not rebuilt"))
+    assert capsys.readouterr().err == "" and [i for i, _ in reader.search("QZX7781", 2)] == ["b"]
