@@ -32,23 +32,27 @@ QUERIES = 50  # XQuAD questions per instance
 
 
 @contextlib.contextmanager
-def labelled(collection, embedder) -> Iterator[None]:
+def labelled(client, name: str, embedder) -> Iterator[None]:
     """The collection carries `embedder`'s fingerprint meanwhile, then its own again."""
     from index import fingerprint
 
-    own = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
-    collection.modify(metadata={**own, **fingerprint.metadata(embedder)})
+    keys = (fingerprint.NAME, fingerprint.DIM, fingerprint.VECTORS)
+    unsettable = lambda meta: {k: v for k, v in (meta or {}).items() if not k.startswith("hnsw:")}  # noqa: E731
+    own = unsettable(client.get_collection(name).metadata)
+    client.get_collection(name).modify(metadata={**own, **fingerprint.metadata(embedder)})
     try:
         yield
     finally:
-        current = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
-        collection.modify(metadata={**current, **{k: own[k] for k in (fingerprint.NAME, fingerprint.DIM, fingerprint.VECTORS) if k in own}})
+        now = unsettable(client.get_collection(name).metadata)
+        client.get_collection(name).modify(metadata={**now, **{k: own[k] for k in keys if k in own}})
 
 
 def memory(pid: int, keyword_dir: Path) -> dict:
-    """MB: the process's RSS and PSS, and the keyword index's mapped files: resident, and of that shared."""
+    """MB: the process's RSS and PSS, and the keyword index's mapped files: resident, its proportional share
+    (PSS: a page mapped by four processes counts a quarter in each) and the part the kernel reports as shared
+    (pages it maps as huge pages are left out of that one: PSS is the sure measure)."""
     rollup = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])}
-    mapped = {"Rss": 0, "Shared_Clean": 0}
+    mapped = {"Rss": 0, "Pss": 0, "Shared_Clean": 0}
     inside = False
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
         if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):  # a mapping's header: its address range, then its file
@@ -57,7 +61,20 @@ def memory(pid: int, keyword_dir: Path) -> dict:
             mapped[line.split(":")[0]] += int(line.split()[1])
     mb = lambda kb: round(kb / 1024, 1)  # noqa: E731
     return {"rss_mb": mb(rollup["Rss"]), "pss_mb": mb(rollup["Pss"]), "keyword_mapped_mb": mb(mapped["Rss"]),
-            "keyword_shared_mb": mb(mapped["Shared_Clean"])}  # fmt: skip
+            "keyword_pss_mb": mb(mapped["Pss"]), "keyword_shared_mb": mb(mapped["Shared_Clean"])}  # fmt: skip
+
+
+def server_rss_mb(url: str) -> float | None:
+    """The resident memory of the `chroma run` listening at `url` (found by its command line)."""
+    port = url.rsplit(":", 1)[1]
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if f"--port\0{port}\0".encode() in cmdline.read_bytes():
+                status = (cmdline.parent / "status").read_text()
+                return round(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024, 1)
+        except (OSError, AttributeError):
+            continue
+    return None
 
 
 def search(base: str, query: str) -> tuple[list[str], float]:
@@ -98,8 +115,8 @@ def measure(work: Path, size: int, n: int) -> dict:
         env = {**os.environ, "QA_STORE_CHROMA_URL": chroma, "QA_STORE_COLLECTION": f"scale-{size}",
                "QA_LLM_BASE_URL": "http://127.0.0.1:9/v1"}  # fmt: skip  (searches only: no model)
         settings = Settings().with_(store={"chroma_url": chroma, "collection": f"scale-{size}"})
-        writer = components.store(settings)
-        with labelled(writer._collection, writer.embedder):
+        with labelled(components.client(settings.store), f"scale-{size}", components.embedder(settings.embed)):
+            writer = components.store(settings)
             writer.embedder  # the fingerprint check, before the clock starts
             t0 = time.perf_counter()
             writer.keywords(refresh=True)  # the indexer's build and save, if none is saved for these ids
@@ -118,6 +135,7 @@ def measure(work: Path, size: int, n: int) -> dict:
                     search(bases[-1], "Which river flows through the city?")
                     ready.append(round(time.perf_counter() - t0, 2))
                 mem = [memory(p.pid, folder) for p in procs]
+                server_mb = server_rss_mb(chroma)
                 alone = [search(bases[0], q)[1] for q in questions]
                 together = at_once(bases, questions)
                 doc = work / "probe" / "probe.md"
@@ -135,7 +153,7 @@ def measure(work: Path, size: int, n: int) -> dict:
                     p.terminate()
                 for p in procs:
                     p.wait(30)
-    return {"chunks": size, "instances": n, "indexer_keyword_s": round(build_s, 1), "ready_s": ready, "memory": mem,
+    return {"chunks": size, "instances": n, "chroma_server_rss_mb": server_mb, "indexer_keyword_s": round(build_s, 1), "ready_s": ready, "memory": mem,
             "search_ms": {"one_instance": ms(alone), f"{n}_at_once": ms(together)}, "write_s": round(write_s, 1),
             "first_query_after_write_s": [round(s, 3) for _, s in answers],
             "write_seen_by": sum("probe.md" in docs for docs, _ in answers)}  # fmt: skip
