@@ -11,9 +11,10 @@ arrays sit once in the page cache, and notices a new one by one `stat` of `CURRE
 version is never written in place (a mapped file must not change under its readers); the one
 before stays for a reader that is just opening it, older ones are removed.
 
-The index is built a page of chunks at a time (token ids in numpy arrays, never every text at once) and
-searched over its CSC arrays directly: at a million chunks a query's postings are summed into one array of
-scores, not through `np.add.at`. The files are bm25s's own format (`bm25s.BM25.load` reads them).
+The arrays are built and scored in `index.bm25`. A write that adds or removes few chunks (up to
+MAX_DELTA of them) does not rebuild them: the new version links the last whole build's files (hard
+links: no copy, one page cache) and adds a small delta index of the chunks added since, scored with the
+whole build's statistics, and the rows of the chunks removed since. Past MAX_DELTA, a whole build.
 
 Each chunk is indexed with the words of its document's name: a chunk of "Super_Bowl_50.txt" that
 says only "the game" still matches a question about the Super Bowl. On XQuAD (1,190 questions)
@@ -33,13 +34,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index.bm25 import Ids, Stats, build, df_of, top
+
 if TYPE_CHECKING:
     from bm25s.tokenization import Tokenized
 
-Pages = Callable[[], Iterable[tuple[list[str], list[str]]]]  # (ids, indexed texts), a page at a time
-IDS_FILE = "chunk_ids.json"  # in each version folder: the digest and the number of chunks
-IDS_ARRAY = "chunk_ids.npy"  # the chunk ids in index order, memory-mapped like the scores
-K1, B = 1.5, 0.75  # bm25s's defaults (its "lucene" variant)
+Pages = Iterable[tuple[list[str], list[str]]]  # (ids, indexed texts), a page at a time
+IDS_FILE = "chunk_ids.json"  # in each version folder: the digest, the number of chunks, the build's mean length
+IDS_ARRAY = "chunk_ids.npy"  # the whole build's chunk ids in index order, memory-mapped like the scores
+DELTA, DELTA_IDS, DROPPED = "delta", "delta_ids.npy", "dropped.npy"  # chunks added since the whole build; rows removed
+BASE_FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "vocab.index.json",
+              "params.index.json", IDS_ARRAY)  # fmt: skip
+MAX_DELTA = 0.05  # of the whole build's chunks, added or removed, beyond which a write builds it whole again
 CURRENT = "CURRENT"  # names the version in use: {"digest": ...}
 LOCK_FILE = ".lock"
 KEEP = 2  # versions kept: the current one and the one before
@@ -76,9 +82,10 @@ class KeywordIndex:
     def __init__(self, folder: Path | None) -> None:
         """`folder` keeps the index between processes; None keeps it in memory only."""
         self.folder = folder
-        self._ids: Sequence[str] = []
         self._digest = ""
-        self._bm25 = None
+        self._base, self._base_ids, self._base_folder = None, [], None  # the last whole build
+        self._delta, self._delta_ids = None, []  # chunks added since
+        self._dropped = np.array([], dtype=np.int64)  # the whole build's rows removed since (sorted)
         self._seen: tuple[int, int, int] | None = None  # CURRENT's (inode, size, mtime) when last read
         # One thread may rebuild the index while others search it (indexing while answering):
         # a search never sees the ids of one build with the BM25 matrix of another.
@@ -109,25 +116,26 @@ class KeywordIndex:
     @property
     def size(self) -> int:
         """Number of chunks the index covers."""
-        return len(self._ids)
+        return len(self._base_ids) - len(self._dropped) + len(self._delta_ids)
 
     def memory_bytes(self) -> int:
         """What the index's arrays, ids and vocabulary take (mapped or not: for the scale benchmark)."""
         with self._lock:
-            ids = self._ids.nbytes if isinstance(self._ids, _Ids) else sum(sys.getsizeof(i) for i in self._ids)
-            if self._bm25 is None:
-                return ids
-            arrays = sum(a.nbytes for a in self._bm25.scores.values() if hasattr(a, "nbytes"))
-            return ids + arrays + sum(sys.getsizeof(k) + 8 for k in self._bm25.vocab_dict)
+            total = getattr(self._base_ids, "nbytes", 0) or sum(sys.getsizeof(i) for i in self._base_ids)
+            for bm25 in (b for b in (self._base, self._delta) if b is not None):
+                total += sum(a.nbytes for a in bm25.scores.values() if hasattr(a, "nbytes"))
+                total += sum(sys.getsizeof(k) + 8 for k in bm25.vocab_dict)
+            return total
 
-    def ensure(self, ids: Sequence[str], pages: Pages) -> None:
-        """Make the index cover exactly `ids`: load it from disk, or build it from `pages()`."""
+    def ensure(self, ids: Sequence[str], pages: Callable[[], Pages], texts_of: Callable[[list[str]], Pages] | None = None) -> None:
+        """Make the index cover exactly `ids`: load it from disk, extend the last whole build with the chunks
+        `texts_of(ids)` gives, or build it whole from `pages()`."""
         digest = ids_digest(ids)
         with self._lock:
             if digest == self._digest:
                 return
             with self._folder_lock():
-                self._ensure(digest, pages, len(ids))
+                self._ensure(digest, ids, pages, texts_of)
 
     @contextlib.contextmanager
     def _folder_lock(self) -> Iterator[None]:
@@ -145,20 +153,44 @@ class KeywordIndex:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def _ensure(self, digest: str, pages: Pages, size: int = 0) -> None:
+    def _ensure(self, digest: str, ids: Sequence[str], pages: Callable[[], Pages], texts_of) -> None:
         if self.folder and self._load(digest):
             self._point()
             return
-        loud = size >= LOUD
-        if loud:  # seconds to minutes: say why, and show progress
-            print(f"keyword index: no saved version for these {size:,} chunks in {self.folder or 'memory'}; building it",
-                  file=sys.stderr)  # fmt: skip
-        self._ids, self._bm25 = build(pages(), size, loud)
-        self._digest = ids_digest(self._ids)
+        if self.folder and self._base is None:  # a writer's first look: the machine's version, to extend
+            current = _read_json(self.folder / CURRENT).get("digest")
+            if current:
+                self._load(current)
+        if not (texts_of and self._extend(ids, texts_of)):
+            if len(ids) >= LOUD:  # seconds to minutes: say why, and show progress
+                print(f"keyword index: no saved version for these {len(ids):,} chunks in {self.folder or 'memory'}; "
+                      "building it", file=sys.stderr)  # fmt: skip
+            built_ids, self._base = build(pages(), _words, len(ids), progress=len(ids) >= LOUD)
+            self._base_ids, self._base_folder = built_ids, None
+            self._delta, self._delta_ids, self._dropped = None, [], np.array([], dtype=np.int64)
+            digest = ids_digest(built_ids)
+        self._digest = digest
         if self.folder:
             self._save()
             self._point()
             self._prune()
+
+    def _extend(self, ids: Sequence[str], texts_of: Callable[[list[str]], Pages]) -> bool:
+        """The last whole build plus a delta of the chunks added since and the rows removed since; False when
+        there is no build to extend or the change is past MAX_DELTA (then it is built whole)."""
+        if self._base is None or getattr(self._base, "avgdl", None) is None:
+            return False
+        wanted, limit = set(ids), MAX_DELTA * len(self._base_ids)
+        dropped = np.fromiter((row for row, i in enumerate(self._base_ids) if i not in wanted), np.int64)
+        added = sorted(wanted.difference(self._base_ids))
+        if len(added) > limit or len(dropped) > limit:
+            return False
+        stats = Stats(len(self._base_ids), df_of(self._base), self._base.avgdl)
+        delta_ids, delta = build(texts_of(added), _words, len(added), stats=stats)
+        if sorted(delta_ids) != added:  # chunks deleted while they were read: build it whole
+            return False
+        self._delta, self._delta_ids, self._dropped = delta, delta_ids, dropped
+        return True
 
     def _version(self, digest: str) -> Path:
         return self.folder / digest[:24]
@@ -171,12 +203,29 @@ class KeywordIndex:
         partial = target.with_name(target.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-        if self._bm25 is not None:
-            self._bm25.save(str(partial), show_progress=False)
-        np.save(partial / IDS_ARRAY, np.array([i.encode() for i in self._ids] or [b""], dtype=bytes)[: len(self._ids)])
-        (partial / IDS_FILE).write_text(json.dumps({"digest": self._digest, "chunks": len(self._ids), "terms": self._bm25 is not None}))
+        try:  # the whole build's files shared with the version it came from, not copied
+            if self._base_folder is None or self._base_folder == target:
+                raise FileNotFoundError("no earlier version")
+            for f in (f for f in BASE_FILES if (self._base_folder / f).exists()):
+                os.link(self._base_folder / f, partial / f)
+            if not (partial / IDS_ARRAY).exists():
+                raise FileNotFoundError(IDS_ARRAY)
+        except OSError:  # none, pruned meanwhile, or a file system without links: written out
+            for f in partial.iterdir():
+                f.unlink()
+            if self._base is not None:
+                self._base.save(str(partial), show_progress=False)
+            np.save(partial / IDS_ARRAY, Ids.array(self._base_ids))
+        if self._delta is not None:
+            self._delta.save(str(partial / DELTA), show_progress=False)
+        np.save(partial / DELTA_IDS, Ids.array(self._delta_ids))
+        np.save(partial / DROPPED, self._dropped)
+        meta = {"digest": self._digest, "chunks": self.size, "terms": self._base is not None,
+                "avgdl": getattr(self._base, "avgdl", None), "delta_terms": self._delta is not None}  # fmt: skip
+        (partial / IDS_FILE).write_text(json.dumps(meta))
         shutil.rmtree(target, ignore_errors=True)  # a damaged copy of the same version: its readers keep their mapping
         os.replace(partial, target)
+        self._base_folder = target
 
     def _point(self) -> None:
         """Make CURRENT name this process's version (an atomic rename), so the machine's other processes take it up."""
@@ -188,7 +237,8 @@ class KeywordIndex:
         os.replace(partial, current)
 
     def _prune(self) -> None:
-        """Remove versions but the newest KEEP, and files of the layout before versions."""
+        """Remove versions but the newest KEEP, and files of the layout before versions. A version's files
+        linked from an older one stay: a name is removed, not the file."""
         import shutil
 
         entries = [p for p in self.folder.iterdir() if p.name not in (CURRENT, LOCK_FILE)]
@@ -208,120 +258,46 @@ class KeywordIndex:
         folder = self._version(digest)
         try:
             meta = json.loads((folder / IDS_FILE).read_text())
-            ids = _Ids(np.load(folder / IDS_ARRAY, mmap_mode="r"))
-            if meta.get("digest") != digest or meta.get("chunks") != len(ids):
+            base_ids = Ids(np.load(folder / IDS_ARRAY, mmap_mode="r"))
+            base = bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if meta.get("terms") else None
+            if base is not None:
+                base.avgdl = meta.get("avgdl")
+            delta = bm25s.BM25.load(str(folder / DELTA), mmap=True, show_progress=False) if meta.get("delta_terms") else None
+            delta_ids = list(Ids(np.load(folder / DELTA_IDS))) if (folder / DELTA_IDS).exists() else []
+            dropped = np.load(folder / DROPPED) if (folder / DROPPED).exists() else np.array([], dtype=np.int64)
+            if meta.get("digest") != digest or meta.get("chunks") != len(base_ids) - len(dropped) + len(delta_ids):
                 return False
-            bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if meta.get("terms") else None
         except Exception:  # absent, half-written or damaged files: bm25s, numpy and json raise many kinds
             return False
-        self._ids, self._digest, self._bm25 = ids, digest, bm25
+        self._base, self._base_ids, self._base_folder = base, base_ids, folder
+        self._delta, self._delta_ids, self._dropped, self._digest = delta, delta_ids, dropped, digest
         return True
 
     @staticmethod
     def saved(folder: Path) -> dict:
         """What the folder's current version holds (digest, chunks, ids); {} when nothing is saved."""
+        index = KeywordIndex(folder)
         digest = _read_json(folder / CURRENT).get("digest")
-        version = folder / digest[:24] if digest else None
-        meta = _read_json(version / IDS_FILE) if version else {}
-        if meta:
-            meta["ids"] = [i.decode() for i in np.load(version / IDS_ARRAY).tolist()] if meta["chunks"] else []
-        return meta
+        if not digest or not index._load(digest):
+            return {}
+        dropped = set(index._dropped.tolist())
+        ids = [i for row, i in enumerate(index._base_ids) if row not in dropped] + index._delta_ids
+        return {"digest": digest, "chunks": index.size, "ids": ids}
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of up to `k` chunks sharing a term with the query, best first."""
-        words = tokenize([query], ids=False)[0]
+        words = _words([query])[0]
         with self._lock:
-            if self._bm25 is None:
-                return []
-            terms = [self._bm25.vocab_dict[w] for w in words if w in self._bm25.vocab_dict]
-            found, scores = _top(self._bm25.scores, terms, k)
-            return [(self._ids[int(i)], float(s)) for i, s in zip(found, scores)]
+            hits = []
+            for bm25, ids, dropped in ((self._base, self._base_ids, self._dropped), (self._delta, self._delta_ids, None)):
+                if bm25 is not None:
+                    rows, scores = top(bm25, words, k, dropped)
+                    hits += [(ids[int(r)], float(s)) for r, s in zip(rows, scores)]
+            return sorted(hits, key=lambda h: -h[1])[:k]
 
 
-def build(pages: Iterable[tuple[list[str], list[str]]], size: int = 0, progress: bool = False) -> tuple[list[str], "object"]:
-    """The chunk ids and a `bm25s.BM25` over their texts, built a page at a time.
-
-    Each page is tokenized and reduced at once to (chunk, term, count) triples in numpy arrays; the texts
-    and their words are dropped before the next page. Scores are bm25s's (lucene): a test holds the two equal.
-    """
-    import bm25s
-    from tqdm import tqdm
-
-    vocab: dict[str, int] = {}
-    ids: list[str] = []
-    rows, terms, counts, lengths = [], [], [], []
-    with tqdm(total=size, desc="keyword index", unit="chunk", disable=not progress, file=sys.stderr) as bar:
-        for page_ids, texts in pages:
-            words = tokenize(texts, ids=False)
-            n = np.fromiter(map(len, words), np.int64, count=len(words))
-            flat = np.fromiter((vocab.setdefault(w, len(vocab)) for doc in words for w in doc), np.int64, count=int(n.sum()))
-            key = np.repeat(np.arange(len(words), dtype=np.int64), n) * len(vocab) + flat
-            pairs, tf = np.unique(key, return_counts=True)  # by chunk, then term
-            rows.append((pairs // len(vocab) + len(ids)).astype(np.int32))
-            terms.append((pairs % len(vocab)).astype(np.int32))
-            counts.append(np.minimum(tf, 65535).astype(np.uint16))
-            lengths.append(n.astype(np.float32))
-            ids += page_ids
-            bar.update(len(page_ids))
-    if not ids or not vocab:
-        return ids, None
-    row, term, tf = np.concatenate(rows), np.concatenate(terms), np.concatenate(counts).astype(np.float32)
-    del rows, terms, counts
-    length = np.concatenate(lengths)
-    df = np.bincount(term, minlength=len(vocab))
-    idf = np.log(1 + (len(ids) - df + 0.5) / (df + 0.5)).astype(np.float32)
-    tf /= K1 * ((1 - B) + B * length[row] / length.mean()) + tf
-    tf *= idf[term]
-    order = np.argsort(term, kind="stable")  # by term, chunks in order within each
-    bm25 = bm25s.BM25(k1=K1, b=B)
-    bm25.scores = {"data": tf[order], "indices": row[order], "indptr": np.concatenate([[0], np.cumsum(df)]).astype(np.int64),
-                   "num_docs": len(ids)}  # fmt: skip
-    bm25.vocab_dict, bm25.nonoccurrence_array = vocab, None
-    bm25.unique_token_ids_set = set(vocab.values())
-    return ids, bm25
-
-
-def _top(scores: dict, terms: list[int], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The `k` best chunks (index, score) for these term ids, best first, only those scoring above 0.
-
-    A query whose postings are few next to the chunks sums them sparsely; one with long postings into
-    an array of every chunk's score. Either way each term's postings are one slice of the CSC arrays."""
-    data, indices, indptr, n = scores["data"], scores["indices"], scores["indptr"], scores["num_docs"]
-    spans = [(int(indptr[t]), int(indptr[t + 1])) for t in terms]
-    total = sum(e - s for s, e in spans)
-    if total == 0:
-        return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
-    if total < n // 8:
-        docs, where = np.unique(np.concatenate([indices[s:e] for s, e in spans]), return_inverse=True)
-        summed = np.bincount(where, weights=np.concatenate([data[s:e] for s, e in spans])).astype(np.float32)
-    else:
-        docs, summed = None, np.zeros(n, dtype=np.float32)
-        for s, e in spans:
-            summed[indices[s:e]] += data[s:e]  # a term's postings name each chunk once
-    k = min(k, len(summed))
-    # The k smallest of the negated scores: on scores mostly 0 and much tied, partitioning for the k largest
-    # of `summed` itself took 24 ms at 1M chunks, this 2 ms.
-    best = np.argpartition(-summed, k - 1)[:k]
-    best = best[np.lexsort((best, -summed[best]))]
-    best = best[summed[best] > 0]
-    return (best if docs is None else docs[best]), summed[best]
-
-
-class _Ids(Sequence):
-    """The chunk ids of a saved version, memory-mapped (one copy in the page cache for every process)."""
-
-    def __init__(self, array: np.ndarray) -> None:
-        self._array = array
-        self.nbytes = array.nbytes
-
-    def __len__(self) -> int:
-        return len(self._array)
-
-    def __getitem__(self, i):  # type: ignore[override]
-        return self._array[i].decode()
-
-    def __iter__(self) -> Iterator[str]:
-        return (i.decode() for i in self._array)
+def _words(texts: list[str]) -> list[list[str]]:
+    return tokenize(texts, ids=False)
 
 
 def _read_json(path: Path) -> dict:

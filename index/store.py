@@ -164,6 +164,15 @@ class Store:
         got = self._get_all(["metadatas"])
         return got["ids"], got["metadatas"]
 
+    def _rows_of(self, documents: list[str]) -> tuple[list[str], list[dict]]:
+        """The rows of these documents only: adding one file to a million chunks reads its own rows, not all."""
+        ids, metas = [], []
+        for i in range(0, len(documents), 100):
+            got = self._collection.get(where={"document": {"$in": documents[i : i + 100]}}, include=["metadatas"])
+            ids += got["ids"]
+            metas += got["metadatas"]
+        return ids, metas
+
     def _get_all(self, include: list[str]) -> dict[str, list]:
         out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
         for got in self._pages(include):
@@ -223,7 +232,7 @@ class Store:
         report = IndexReport(documents=len(docs), skipped=skipped)
 
         stored: dict[str, dict[str, dict]] = defaultdict(dict)
-        for id_, m in zip(*self._rows()):
+        for id_, m in zip(*(self._rows() if prune else self._rows_of([d.name for d in docs]))):
             stored[m["document"]][id_] = m
 
         splitter = None
@@ -293,11 +302,15 @@ class Store:
         if refresh or not self.keyword_watch.trusted:
             ids = self._get_all([])["ids"]
 
-            def pages() -> Iterator[tuple[list[str], list[str]]]:
-                for got in self._pages(["documents", "metadatas"]):
-                    yield got["ids"], [keyword_text(m["document"], t) if m else t for t, m in zip(got["documents"], got["metadatas"])]
+            def texts(got: dict) -> tuple[list[str], list[str]]:
+                return got["ids"], [keyword_text(m["document"], t) if m else t for t, m in zip(got["documents"], got["metadatas"])]
 
-            self._keyword.ensure(ids, pages)
+            def texts_of(wanted: list[str]) -> Iterator[tuple[list[str], list[str]]]:
+                for i in range(0, len(wanted), READ_PAGE):
+                    yield texts(self._collection.get(ids=wanted[i : i + READ_PAGE], include=["documents", "metadatas"]))
+
+            pages = lambda: map(texts, self._pages(["documents", "metadatas"]))  # noqa: E731
+            self._keyword.ensure(ids, pages, texts_of)
             self.keyword_watch.settled()
         return self._keyword
 

@@ -94,11 +94,12 @@ def test_keyword_index_scores_as_bm25s_does_built_a_page_at_a_time():
     import numpy as np
 
     from bench.corpus import xquad_paragraphs
-    from index.keyword import build
+    from index.bm25 import build
 
     sentences = xquad_paragraphs()[:300]  # XQuAD's first paragraphs
     ids = [f"s{i}" for i in range(len(sentences))]
-    _, ours = build(((ids[i : i + 37], sentences[i : i + 37]) for i in range(0, len(ids), 37)), len(ids))
+    pages = ((ids[i : i + 37], sentences[i : i + 37]) for i in range(0, len(ids), 37))
+    _, ours = build(pages, lambda texts: tokenize(texts, ids=False), len(ids))
     theirs = bm25s.BM25()
     theirs.index(tokenize(sentences), show_progress=False)
     assert ours.scores["num_docs"] == theirs.scores["num_docs"] == len(sentences) > 100
@@ -132,7 +133,7 @@ def test_one_keyword_index_per_machine_taken_up_without_a_rebuild(settings, tmp_
     fetched = []
     monkeypatch.setattr(reader, "_get_all", lambda include: fetched.append(include) or Store._get_all(reader, include))
     assert reader.retrieve("Who designed the Skerry lighthouse?", 2)[0].document == "lighthouse.md"
-    assert isinstance(reader.keywords()._bm25.scores["data"], np.memmap)  # shared through the page cache
+    assert isinstance(reader.keywords()._base.scores["data"], np.memmap)  # shared through the page cache
     (docs / "ferry.md").write_text("The Quillmarsh ferry leaves the harbour at seven every morning.")
     writer.sync(docs, progress=False)
     assert reader.retrieve("When does the Quillmarsh ferry leave?", 2)[0].document == "ferry.md"
@@ -151,3 +152,43 @@ def test_a_large_index_missing_from_its_folder_is_rebuilt_saying_so(tmp_path, mo
     reader = index.keyword.KeywordIndex(tmp_path / "bm25")
     reader.ensure(ids, lambda: pytest.fail("a saved version is loaded, not rebuilt"))
     assert capsys.readouterr().err == "" and [i for i, _ in reader.search("QZX7781", 2)] == ["b"]
+
+
+def test_a_small_write_extends_the_saved_index_instead_of_building_it_whole(tmp_path):
+    """A few chunks added and removed: the new version links the whole build's files (same inodes, nothing
+    copied), adds a delta of the new chunks scored with the whole build's statistics, drops the removed rows;
+    another process loads it and finds what a whole build finds. Past MAX_DELTA it is built whole again."""
+    import index.keyword
+    from bench.corpus import xquad_paragraphs
+
+    texts = {f"p{i}": t for i, t in enumerate(xquad_paragraphs()[:200])}
+    folder = tmp_path / "bm25"
+    writer = KeywordIndex(folder)
+    writer.ensure(list(texts), lambda: [(list(texts), list(texts.values()))])
+    first = KeywordIndex.saved(folder)["digest"]
+    texts["ferry"] = "The Quillmarsh ferry leaves the harbour at seven every morning."
+    removed = texts.pop("p3")
+    texts_of = lambda ids: [(ids, [texts[i] for i in ids])]  # noqa: E731
+    writer.ensure(list(texts), lambda: pytest.fail("built whole for a small change"), texts_of)
+    saved = KeywordIndex.saved(folder)
+    assert sorted(saved["ids"]) == sorted(texts) and saved["digest"] != first
+    old, new = folder / first[:24], folder / saved["digest"][:24]
+    assert (old / "data.csc.index.npy").stat().st_ino == (new / "data.csc.index.npy").stat().st_ino
+
+    reader, whole = KeywordIndex(folder), KeywordIndex(None)
+    assert reader.follow() and reader.size == len(texts)
+    whole.ensure(list(texts), lambda: [(list(texts), list(texts.values()))])
+    assert [i for i, _ in reader.search("When does the Quillmarsh ferry leave?", 3)][0] == "ferry"
+    gone = " ".join(removed.split()[:12])
+    assert "p3" not in [i for i, _ in reader.search(gone, 10)]
+    for question in ("When does the Quillmarsh ferry leave?", "Who won Super Bowl 50?", gone):
+        got, expected = reader.search(question, 5), whole.search(question, 5)
+        assert [i for i, _ in got][:3] == [i for i, _ in expected][:3], question
+        # The whole build's idf is kept until the next whole build: one chunk in 200 moves it a few percent.
+        assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=0.1), question
+
+    many = {f"new{i}": t for i, t in enumerate(xquad_paragraphs()[200 : 200 + int(index.keyword.MAX_DELTA * 200) + 2])}
+    texts.update(many)
+    built = []
+    writer.ensure(list(texts), lambda: built.append(1) or [(list(texts), list(texts.values()))], texts_of)
+    assert built and not (folder / KeywordIndex.saved(folder)["digest"][:24] / "delta").exists()
