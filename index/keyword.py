@@ -280,9 +280,13 @@ class KeywordIndex:
         digest = _read_json(folder / CURRENT).get("digest")
         if not digest or not index._load(digest):
             return {}
-        dropped = set(index._dropped.tolist())
-        ids = [i for row, i in enumerate(index._base_ids) if row not in dropped] + index._delta_ids
-        return {"digest": digest, "chunks": index.size, "ids": ids}
+        return {"digest": digest, "chunks": index.size, "ids": index.ids()}
+
+    def ids(self) -> list[str]:
+        """The chunk ids the index covers (reads every one: for checks, not for queries)."""
+        with self._lock:
+            dropped = set(self._dropped.tolist())
+            return [i for row, i in enumerate(self._base_ids) if row not in dropped] + list(self._delta_ids)
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of up to `k` chunks sharing a term with the query, best first."""

@@ -99,7 +99,7 @@ def check_matches_clean_index(settings: Settings, folder, tmp_path) -> None:
     assert got == want  # same documents, offsets and texts
     assert len({(r[1], r[2]) for r in got}) == len(got)  # no chunk twice
     store = components.store(settings)
-    assert sorted(store.keywords()._ids) == [r[0] for r in got]  # BM25 covers exactly the collection
+    assert sorted(store.keywords().ids()) == [r[0] for r in got]  # BM25 covers exactly the collection
 
 
 @pytest.mark.slow
