@@ -5,6 +5,7 @@ This layer knows nothing of questions or language models; `qa` builds on it.
 
 from index.errors import StoreError
 from index.source import Source
-from index.store import IndexReport, Store
+from index.documents import IndexReport
+from index.store import Store
 
 __all__ = ["IndexReport", "Source", "Store", "StoreError"]

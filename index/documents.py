@@ -2,7 +2,7 @@
 
 import bisect
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.errors import StoreError
@@ -91,3 +91,18 @@ def fingerprint(path: Path) -> dict[str, tuple[int, int]]:
     path = Path(path)
     files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path] if path.exists() else []
     return {str(f): (f.stat().st_size, f.stat().st_mtime_ns) for f in files}
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did: documents and chunks counted, embedded, skipped (with why), and its time."""
+
+    documents: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)

@@ -3,14 +3,13 @@
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from index import fingerprint
-from index.documents import Skipped, read_folder
+from index.documents import IndexReport, Skipped, read_folder
 from index.embedding import query_embedding, token_counter
 from index.minilm import MODEL_NAME
 from index.errors import NoCollection, StoreError
@@ -32,19 +31,6 @@ KEYWORD_WEIGHT = 0.5
 KEYWORDS_META = "keyword_digest"  # the collection's metadata: the chunk ids' digest its last writer indexed (index.keyword_watch)
 READ_PAGE = 20_000  # rows per request when reading a whole collection
 Checkpoint = Callable[[str, int, int], None]
-
-
-@dataclass
-class IndexReport:
-    documents: int = 0
-    chunks: int = 0
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    embedded: int = 0
-    seconds: float = 0.0
-    skipped: list[Skipped] = field(default_factory=list)
 
 
 class Store:
