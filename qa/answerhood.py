@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from qa.answer import Check, Sentence
 
 FEATURES = ("verifier", "refusal_first_logprob")
-WEIGHTS = {"verifier": 0.4321, "refusal_first_logprob": -0.4124}
-BIAS = -2.4148
-MEANS = {"verifier": 0.428, "refusal_first_logprob": -6.8838}
-THRESHOLD = 0.34
+WEIGHTS = {"verifier": 0.2043, "refusal_first_logprob": -0.3864}
+BIAS = -2.4573
+MEANS = {"verifier": 2.2487, "refusal_first_logprob": -6.7252}
+THRESHOLD = 0.31
 
 
 def logit(p: float) -> float:

@@ -40,7 +40,7 @@ def test_follow_up_is_condensed_before_retrieval(seed_settings, fake_llm):
     assert answer.query.startswith("And what about observers") and "Russia demand" in answer.query
     assert "Rewritten:" in fake_llm.history[0] and "Neutral status of Ukraine." in fake_llm.history[0]
     assert f"Question: {answer.query}" in fake_llm.history[1]
-    assert not answer.refused
+    assert "guarantees that Russia demands" in answer.passages[0].text  # found by the first question's words
 
 
 def test_off_topic_question_is_refused_without_the_model(seed_settings, fake_llm):
