@@ -2,9 +2,9 @@
 
 A claim is a question ("Who built the lighthouse?") or a question with a proposed answer
 ("Who built the lighthouse? Answer: Robert Stevenson built it."); the score is the probability
-that the evidence answers the question with that answer. It is all-MiniLM-L6-v2, the bundled
-embedding model, fine-tuned here on SQuAD 2.0 (`python -m train.verifier`), run as int8 ONNX:
-a few milliseconds a pair on one core, where asking the language model took 0.5 to 0.9 s.
+that the evidence answers the question with that answer. It is the passage reranker
+cross-encoder/ms-marco-MiniLM-L-12-v2 fine-tuned here on SQuAD 2.0 (`python -m train.verifier`), run
+as int8 ONNX: milliseconds a pair on one core, where asking the language model took 0.5 to 0.9 s.
 What it was trained on, how it scores and what it replaced: docs/verifier.md.
 """
 

@@ -129,3 +129,21 @@ def test_a_quantized_cross_encoder_is_read_back_into_the_model_it_came_from(tmp_
         other = transformers.BertForSequenceClassification(config).eval()(*example).logits
     assert torch.allclose(want, got, atol=0.05), (want, got)
     assert not torch.allclose(want, other, atol=0.05)  # the comparison can tell two models apart
+
+
+@pytest.mark.slow
+def test_frozen_layers_are_left_as_they_were_and_the_rest_trained():
+    """--freeze N: a CPU's shortcut that must keep the encoder's embeddings and first N layers exactly."""
+    import torch
+    import transformers
+
+    from index.minilm import model_folder
+
+    pairs = vd.pairs(vd.load(DATA / "squad2" / "squad2.validation.json"))[:16]
+    _, model, _ = train_verifier.train(model_folder(), pairs, "cpu", epochs=1, lr=1e-3, batch=8, seed=0, progress=False, freeze=3)
+    before = transformers.AutoModelForSequenceClassification.from_pretrained(str(model_folder()), num_labels=1)
+    layers, fresh = model.base_model.encoder.layer, before.base_model.encoder.layer
+    for i in range(3):
+        assert all(torch.equal(a, b) for a, b in zip(layers[i].parameters(), fresh[i].parameters())), i
+    assert all(torch.equal(a, b) for a, b in zip(model.base_model.embeddings.parameters(), before.base_model.embeddings.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(layers[3].parameters(), fresh[3].parameters()))

@@ -1,7 +1,8 @@
-"""Train the verifier: the bundled all-MiniLM-L6-v2 fine-tuned as a cross-encoder, (claim, evidence) -> supported.
+"""Train the verifier: a cross-encoder fine-tuned on (claim, evidence) -> supported.
 
-    python -m train.verifier --curve 0.25,0.5   # CPU or GPU, whichever is there; writes qa/models/verifier/
-    python -m train.verifier --draw docs/verifier-curve.svg   # the held-apart figures by training size
+    python -m train.verifier --encoder /tmp/ms-marco-l12 --epochs 3   # the shipped weights (start: train/start_encoder.py)
+    python -m train.verifier --curve 0.25,0.5   # from the bundled all-MiniLM-L6-v2; CPU or GPU, whichever is there
+    python -m train.verifier --draw docs/verifier-curve.svg --with qa/models/verifier/minilm-l6.metrics.json
 
 One command trains, exports to ONNX, quantizes to int8, scores both on the held-apart articles and
 writes the weights, `manifest.json` (sources, sha256, licenses, split, pair counts by kind) and
