@@ -36,9 +36,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rebuild", action="store_true", help="re-index the set's documents from scratch")
     p.add_argument("--json", action="store_true", help="end with one JSON line: the metrics and the file paths")
     p.add_argument("--replay", type=Path, metavar="RESULTS", help="re-score the model answers recorded in a results file, without the model")
+    p.add_argument("--read-again", action="store_true",
+                   help="with --replay: the bundled model reads again the answers recorded without token scores")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two results files and exit")
     p.add_argument("--store", type=Path, help="store folder for the set's documents (default: RUNS/store)")
     p.add_argument("--collection", help="collection for the set's documents (default: eval-SET)")
+
+
+def _reader(settings):
+    """The bundled model's token scores of a recorded answer (what the check reads), for answers recorded
+    without them: a replay that lets such an answer reach the check then scores it as the live run would."""
+    from qa.components import language_model
+    from qa.prompt import REFUSAL
+
+    model = language_model(settings.llm)
+    return lambda messages, answer: model.token_scores(messages, answer, REFUSAL)
 
 
 def run(args: argparse.Namespace, settings, llm=None) -> int:
@@ -53,6 +65,10 @@ def run(args: argparse.Namespace, settings, llm=None) -> int:
         from eval.replay import load as recorded
 
         llm = recorded(args.replay)
+        if args.read_again:
+            llm.read_again = _reader(settings)
+    elif args.read_again:
+        raise EvalError("--read-again reads the answers of a --replay: name the results file")
 
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S")
     refset = references.load("seed" if args.gate else args.set, args.docs)

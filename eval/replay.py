@@ -58,6 +58,7 @@ class RecordedLLM(CustomLLM):
 
     texts: dict[str, str]
     scores: dict[str, dict] = {}
+    read_again: Any = None  # (messages, answer) -> token scores, for an answer recorded without them
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -70,9 +71,11 @@ class RecordedLLM(CustomLLM):
         return self.texts[_key(asked[-1])]
 
     def token_scores(self, messages: Sequence, answer: str) -> dict:
-        """The token scores recorded for the question (the `qa.llm.LanguageModel`'s token_scores asks for them)."""
+        """The token scores recorded for the question (the `qa.llm.LanguageModel`'s token_scores asks for them);
+        for an answer recorded without them (refused before the check), `read_again`'s, where given."""
         asked = _QUESTION.findall(messages[-1].content)
-        return self.scores.get(_key(asked[-1]), {}) if asked else {}
+        found = self.scores.get(_key(asked[-1]), {}) if asked else {}
+        return found or (self.read_again(messages, answer) if self.read_again else {})
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:

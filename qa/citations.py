@@ -8,9 +8,10 @@ constraints come first, because they are what a small model gets wrong: every nu
 of the sentence must be in the span. Of the passages whose span the verifier supports (SUPPORT_MIN),
 the sentence cites the one whose span matches it best; a sentence no span holds alone and without
 numbers may cite two passages that together hold its names (both supported); a sentence with no
-support gets no citation. (Citing every supported passage, or the one the verifier scores highest,
-was tried: on the validation article both cited more passages that do not hold the answer;
-docs/verifier.md.)
+support gets no citation. Where the answerhood check judges the answer as a whole (`checked`), its
+best-scored sentence cites even below the floor: whether the answer stands is the check's call.
+(Citing every supported passage, or the one the verifier scores highest, was tried: on the
+validation article both cited more passages that do not hold the answer; docs/verifier.md.)
 """
 
 import re
@@ -21,7 +22,7 @@ import numpy as np
 
 from index import Source
 from qa.answer import Sentence
-from qa.text import content_words, every_word, given_names, named, names, numbers, sentence_spans
+from qa.text import content_words, every_word, given_names, lower_case, named, names, numbers, sentence_spans
 from qa.verifier import claim
 
 # The verifier's probability at which a span supports a sentence: on the validation article's pairs
@@ -81,9 +82,19 @@ def _similarity(sentences: list[str], passages: Sequence[Source], spans: list[_S
 
 
 def attribute(
-    answer: str, passages: Sequence[Source], embed: Callable[[list[str]], list[list[float]]], verify: Verify, question: str = ""
+    answer: str,
+    passages: Sequence[Source],
+    embed: Callable[[list[str]], list[list[float]]],
+    verify: Verify,
+    question: str = "",
+    checked: bool = False,
 ) -> tuple[list[str], list[list[Support]], list[float | None]]:
-    """Split `answer` into sentences; for each, its supporting spans, and the best verifier score it got."""
+    """Split `answer` into sentences; for each, its supporting spans, and the best verifier score it got.
+
+    `checked`: the answerhood check will judge the answer as a whole (qa.answerhood), so the answer's
+    best-scored sentence cites its span even below SUPPORT_MIN; the floor still keeps its weaker
+    sentences uncited. Without the check, no sentence below the floor cites.
+    """
     sentences = [answer[s:e] for s, e in sentence_spans(answer)]
     spans = _spans(passages)
     if not sentences or not spans:
@@ -91,12 +102,13 @@ def attribute(
     texts = [passages[s.passage].text[s.start : s.end] for s in spans]
     similarity = _similarity(sentences, passages, spans, embed)
     read = set().union(*(s.every for s in spans))
+    common = lower_case(" ".join([question, *(p.text for p in passages)]))
     whole: list[tuple[int, int]] = []  # (sentence, span) pairs whose span holds all the sentence's names and numbers
     parts: list[tuple[int, int]] = []  # for a sentence no span holds alone: each passage's best span
     match: dict[tuple[int, int], float] = {}  # how well each span asked about matches its sentence, words and meaning
     for i, sentence in enumerate(sentences):
         words, nums = content_words(sentence), numbers(sentence)
-        proper = names(sentence) - given_names(sentence, read)
+        proper = names(sentence, common) - given_names(sentence, read)
         alone: dict[int, tuple[float, int]] = {}
         best: dict[int, tuple[float, int]] = {}
         for j, span in enumerate(spans):
@@ -116,25 +128,37 @@ def attribute(
     scores = verify([(claim(question, sentences[i]), texts[j]) for i, j in asked]) if asked else []
     support: list[list[Support]] = [[] for _ in sentences]
     top: list[float | None] = [None for _ in sentences]
+    floor = min(SUPPORT_MIN, _best(asked, scores, len(whole))) if checked else SUPPORT_MIN
     for i, sentence in enumerate(sentences):
         one = [(p, j) for (k, j), p in zip(asked[: len(whole)], scores) if k == i]
         two = sorted((p, j) for (k, j), p in zip(asked[len(whole) :], scores[len(whole) :]) if k == i)
         if one:
             top[i] = max(p for p, _ in one)
-            held = [(match[(i, j)], p, j) for p, j in one if p >= SUPPORT_MIN]
+            held = [(match[(i, j)], p, j) for p, j in one if p >= floor]
             if held:  # of the spans the verifier supports, the one that matches the sentence best
                 _, p, j = max(held)
                 support[i] = [Support(spans[j].passage, spans[j].start, spans[j].end, p)]
         elif two:
-            top[i] = _joined(sentence, [(p, spans[j]) for p, j in reversed(two) if p >= SUPPORT_MIN], read, support[i])
+            found = [(p, spans[j]) for p, j in reversed(two) if p >= floor]
+            top[i] = _joined(sentence, found, read, common, support[i])
     return sentences, support, top
 
 
-def _joined(sentence: str, found: list[tuple[float, _Span]], read: set[str], into: list[Support]) -> float | None:
+def _best(asked: list[tuple[int, int]], scores: list[float], alone: int) -> float:
+    """The answer's best sentence score: of a sentence one span holds, its best; of a sentence two passages
+    hold together, the weaker of its best two (what _joined would give it)."""
+    best = max(scores[:alone], default=0.0)
+    joined: dict[int, list[float]] = {}
+    for (i, _), p in zip(asked[alone:], scores[alone:]):
+        joined.setdefault(i, []).append(p)
+    return max([best] + [sorted(ps)[-2] for ps in joined.values() if len(ps) > 1])
+
+
+def _joined(sentence: str, found: list[tuple[float, _Span]], read: set[str], common: set[str], into: list[Support]) -> float | None:
     """A sentence that joins facts of two passages ("Russia demands A and B", A in one, B in another) cites
     the best-scored two that together hold its names; it has no number (a number is supported only beside
     its claim, in one span). Its score is the weaker of the two."""
-    proper = names(sentence) - given_names(sentence, read)
+    proper = names(sentence, common) - given_names(sentence, read)
     pairs = [(min(p, q), a, b, p, q) for k, (p, a) in enumerate(found) for q, b in found[k + 1 :]
              if all(named(n, a.every | b.every) for n in proper)]  # fmt: skip
     if not pairs:
@@ -150,13 +174,14 @@ def cite(
     embed: Callable[[list[str]], list[list[float]]],
     verify: Verify,
     question: str = "",
+    checked: bool = False,
 ) -> tuple[str, list[Sentence], list[Source]]:
     """The answer to `question` with [n] markers, its sentences, and the cited passages numbered by first use.
 
     Cited sources carry the document offsets of the spans that support the sentences citing them;
     each sentence carries the verifier's best score for it.
     """
-    texts, support, top = attribute(answer, passages, embed, verify, question)
+    texts, support, top = attribute(answer, passages, embed, verify, question, checked)
     numbering: dict[int, int] = {}
     highlights: dict[int, list[tuple[int, int]]] = {}
     sentences, parts = [], []

@@ -161,15 +161,17 @@ class Pipeline:
 
     def finish(self, asked: Answer, text: str, embed: Embed | None = None, messages: Sequence | None = None) -> Answer:
         """The model's `text` to `asked` (its question and passages) with citations attached; refused when the
-        model refused, when no passage supports it, or, given the `messages` it answered, when the answerhood
-        check finds it does not answer the question."""
+        model refused, when no passage holds it (its names and numbers), or, given the `messages` it answered,
+        when the answerhood check finds it does not answer the question. Without `messages` (the check
+        off) an answer no passage supports beyond the verifier's floor is refused (qa.citations)."""
         if not text or _MODEL_REFUSAL.search(text):
             return _refused(asked, "model", text)
-        marked, sentences, sources = cite(text, asked.passages, embed or self._embed, self._verify, asked.query)
+        checked = messages is not None
+        marked, sentences, sources = cite(text, asked.passages, embed or self._embed, self._verify, asked.query, checked)
         if not sources:
             return _refused(asked, "unsupported", text)
         cited = asked.model_copy(update={"text": marked, "sources": sources, "sentences": sentences})
-        if messages is None:
+        if not checked:
             return cited
         check = self.check(cited, messages, text)
         return cited.model_copy(update={"check": check}) if check.passed else _refused(cited, "check", text, check)

@@ -75,13 +75,24 @@ def content_words(text: str) -> set[str]:
     return {_DIGITS.get(w.lower()) or stem(w) for w in _WORD.findall(text) if w.lower() not in _STOP}
 
 
-def names(text: str) -> set[str]:
+def names(text: str, common: set[str] | frozenset[str] = frozenset()) -> set[str]:
     """Capitalised words and acronyms (people, places, organisations), stemmed as passages' words are.
 
     Stemming drops a possessive whichever apostrophe it has: models write "Ukraine's" where the
-    document has "Ukraine’s".
+    document has "Ukraine’s". The first word of `text` is capitalised as any sentence's is: it is a
+    name only when `common` (the stems of words written in lower case where it is read, see
+    `lower_case`) does not hold it: "Creating highways ..." to a question that says "creating".
     """
-    return {stem(w) for w in _WORD.findall(text) if w[0].isupper() and w.lower() not in _STOP | _NUMBER_WORDS}
+    words = _WORD.findall(text)
+    found = {stem(w) for w in words if w[0].isupper() and w.lower() not in _STOP | _NUMBER_WORDS}
+    if words and words[0][0].isupper() and stem(words[0]) in common and words[1:].count(words[0]) == 0:
+        found.discard(stem(words[0]))
+    return found
+
+
+def lower_case(text: str) -> set[str]:
+    """The stems of the words `text` writes in lower case: what is a common word, not a name, there."""
+    return {stem(w) for w in _WORD.findall(text) if w.islower()}
 
 
 def named(name: str, words: set[str]) -> bool:

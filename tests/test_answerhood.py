@@ -48,6 +48,25 @@ def test_answer_the_model_all_but_refused_is_withdrawn_saying_what_the_passages_
     assert "does not answer" in answer.to_json()["check"]["reason"]
 
 
+def test_an_answer_the_verifier_scores_below_the_floor_is_judged_by_the_check(seed_settings, scored):
+    """The citation floor does not refuse a whole answer where the check runs: the check reads the weak score
+    and decides. With the check off, the floor refuses it as unsupported, as before."""
+    from qa.llm import wrap
+    from qa.service import Pipeline
+
+    store = qa.open_store(seed_settings)
+    weak = lambda pairs: [0.015 for _ in pairs]  # noqa: E731 - below qa.citations.SUPPORT_MIN
+
+    def ask(settings):
+        pipeline = Pipeline(store, lambda: wrap(scored), store.embedder.get_text_embedding_batch, weak, settings.answer)
+        return pipeline.ask(QUESTION)
+
+    checked = ask(seed_settings)
+    assert checked.refusal in (None, "check") and checked.check.method == "verifier"
+    assert checked.check.scores["verifier"] == pytest.approx(answerhood.logit(0.015), abs=1e-3)
+    assert ask(seed_settings.with_(answer={"check": False})).refusal == "unsupported"
+
+
 def test_threshold_setting_moves_the_decision(seed_settings, scored):
     strict = seed_settings.with_(answer={"check_threshold": 1.0})
     assert qa.ask(QUESTION, settings=strict, llm=scored).refusal == "check"

@@ -80,3 +80,8 @@ def test_token_scores_kept_while_writing_are_those_of_the_answer_read_again(ligh
     # from the wrong place in the vocabulary would be off by whole units.
     assert np.allclose(written[0], again[0], atol=0.3) and abs(written[1] - again[1]) < 0.5
     assert abs(written[0].mean() - again[0].mean()) < 0.05
+    # From a context that holds none of the prompt (a replay's `--read-again`): the prompt is decoded
+    # without its logits, the answer with them; the scores are the same.
+    model.reset()
+    cold = _read_again(model, prompt_ids, text, refusal)
+    assert np.allclose(cold[0], again[0], atol=0.3) and abs(cold[1] - again[1]) < 0.5

@@ -95,6 +95,33 @@ def test_a_name_missing_from_the_passage_is_not_supported():
     assert not sentences[0].supported and sources == []
 
 
+def test_a_capitalised_first_word_the_documents_or_question_write_in_lower_case_is_no_name():
+    """A sentence's first word is capitalised whatever it is: "Creating ..." restates the question's "creating",
+    and is not a name the passage must hold (XQuAD). A first word written nowhere in lower case still is one."""
+    from qa.text import lower_case, names
+
+    assert names("Creating highways led to settlement.", lower_case("What did creating highways lead to?")) == set()
+    assert names("Venom is the first black metal band.", lower_case("Venom, reckoned by many to be ...")) == {"venom"}
+    text = "The first two highways successfully opened up the rainforest and led to increased settlement and deforestation."
+    doc = [Source(id="h", document="amazon.txt", text=text, start=0, end=len(text), score=0.6)]
+    answer = "Creating highways in the rainforest led to increased settlement and deforestation."
+    _, sentences, sources = cite(answer, doc, embed, verify, "What did creating highways in the rainforest lead to?")
+    assert sentences[0].supported and [s.id for s in sources] == ["h"]
+
+
+def test_with_the_check_the_best_sentence_cites_below_the_floor_and_weaker_ones_do_not():
+    """Where the answerhood check judges the whole answer (`checked`), the floor no longer refuses it: its
+    best-scored sentence cites its span, and the check decides. Its weaker sentences stay uncited; a sentence
+    whose names no passage holds is never cited."""
+    answer = "Grushko demanded ironclad security guarantees. Russian strikes killed at least 25 in Ukraine."
+    weak = lambda pairs: [0.01 if "Grushko" in c else 0.005 for c, _ in pairs]  # noqa: E731 - below SUPPORT_MIN
+    assert cite(answer, passages(), embed, weak)[2] == []
+    _, sentences, sources = cite(answer, passages(), embed, weak, checked=True)
+    assert [s.citations for s in sentences] == [[1], []] and [s.id for s in sources] == ["a"]
+    assert sentences[0].score == 0.01 and not sentences[1].supported
+    assert cite("France won the 1998 World Cup in Paris.", passages(), embed, weak, checked=True)[2] == []
+
+
 def test_a_number_may_come_from_the_sentence_after_the_name():
     text = "Southern California is a region of the United States. The region is home to two extended metropolitan areas."
     two = [Source(id="d", document="x.txt", text=text, start=0, end=len(text), score=0.5)]

@@ -112,6 +112,7 @@ def _qa(*argv: str, cwd: Path, capsys, monkeypatch) -> subprocess.CompletedProce
         (["--set", "bad.json"], "is not a SQuAD-format JSON file"),
         (["--compare", "missing.jsonl", "bad.json"], "No such results file"),
         (["--compare", "bad.json", "bad.json"], "is not a results file of qa eval"),
+        (["--read-again"], "--read-again reads the answers of a --replay"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message, capsys, monkeypatch):
@@ -162,3 +163,25 @@ def test_retrieval_is_scored_on_the_passages_the_model_saw(tmp_path, settings, f
     assert ("orders.md", 0) in found
     assert [(r["document"], r["start"]) for r in row["retrieved"]] == [f for f in found if f[0] != "orders.md"]
     assert {(s["document"], s["start"]) for s in row["sources"]} <= {(r["document"], r["start"]) for r in row["retrieved"]}
+
+
+def test_replay_reads_again_only_the_answers_recorded_without_token_scores():
+    """A replay that lets an answer refused before the check reach it scores it as the live run would
+    (`--read-again`: the bundled model reads the recorded answer); recorded scores are never read again."""
+    from types import SimpleNamespace
+
+    from eval.replay import RecordedLLM, recorded_scores, recorded_texts
+
+    rows = [
+        {"question": "Who?", "refused": False, "answer": "Grushko [1].",
+         "check": {"scores": {"refusal_first_logprob": -7.0, "verifier": 2.0}}},
+        {"question": "Where?", "refused": True, "refusal": "unsupported", "draft": "In Geneva.", "check": None},
+    ]  # fmt: skip
+    read = []
+    llm = RecordedLLM(texts=recorded_texts(rows), scores=recorded_scores(rows),
+                      read_again=lambda messages, answer: read.append(answer) or {"refusal_first_logprob": -3.0})  # fmt: skip
+    asked = lambda q: [SimpleNamespace(content=f"Passage ...\n\nQuestion: {q}")]  # noqa: E731
+    assert llm.token_scores(asked("Who?"), "Grushko.") == {"refusal_first_logprob": -7.0}
+    assert llm.token_scores(asked("Where?"), "In Geneva.") == {"refusal_first_logprob": -3.0}
+    assert read == ["In Geneva."]
+    assert RecordedLLM(texts=recorded_texts(rows)).token_scores(asked("Where?"), "In Geneva.") == {}

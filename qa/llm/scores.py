@@ -98,27 +98,30 @@ def _read_again(model, prompt_ids: list[int], answer: str, refusal_ids: list[int
     answer_ids = model.tokenize(answer.strip().encode(), add_bos=False, special=False) or prompt_ids[-1:]
     tokens = prompt_ids + answer_ids
     start = _held(model, tokens, len(prompt_ids) - 1)
-    rows = _decode(model, tokens, start)  # rows[i] predicts tokens[start + i + 1]
-    first = len(prompt_ids) - 1 - start
-    answer_rows = _log_softmax(rows[first : first + len(answer_ids)])
+    rows = _decode(model, tokens, start, len(prompt_ids) - 1)  # rows[i] predicts tokens[len(prompt_ids) + i]
+    answer_rows = _log_softmax(rows[: len(answer_ids)])
     refusal_lp = float(answer_rows[0, refusal_ids[0]]) if refusal_ids else 0.0
     return answer_rows[np.arange(len(answer_ids)), answer_ids], refusal_lp
 
 
-def _decode(model, tokens: list[int], start: int) -> np.ndarray:
-    """Decode `tokens[start:]` after the first `start` held ones, keeping the logits of every position.
-    The context then holds `tokens`, as llama-cpp-python expects."""
+def _decode(model, tokens: list[int], start: int, keep: int) -> np.ndarray:
+    """Decode `tokens[start:]` after the first `start` held ones; the logits of the positions from `keep`
+    on are returned. The prompt before `keep` is decoded without them: a row is the whole vocabulary
+    (151k), and computing it for every prompt token took most of the time. The context then holds
+    `tokens`, as llama-cpp-python expects."""
     model._ctx.kv_cache_seq_rm(-1, start, -1)
     n_vocab = model.n_vocab()
     out = []
     at = start
     while at < len(tokens):
-        batch = tokens[at : at + model.n_batch]
-        model._batch.set_batch(batch=batch, n_past=at, logits_all=True)
+        end = min(at + model.n_batch, keep) if at < keep else at + model.n_batch
+        batch = tokens[at:end]
+        model._batch.set_batch(batch=batch, n_past=at, logits_all=at >= keep)
         model._ctx.decode(model._batch)
-        rows = len(batch)
-        logits = np.ctypeslib.as_array(model._ctx.get_logits(), shape=(rows * n_vocab,))
-        out.append(logits.reshape(rows, n_vocab).copy())
+        if at >= keep:
+            rows = len(batch)
+            logits = np.ctypeslib.as_array(model._ctx.get_logits(), shape=(rows * n_vocab,))
+            out.append(logits.reshape(rows, n_vocab).copy())
         model.input_ids[at : at + len(batch)] = batch
         at += len(batch)
         model.n_tokens = at
