@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from qa.answer import Check, Sentence
 
 FEATURES = ("verifier", "refusal_first_logprob")
-WEIGHTS = {"verifier": 0.2043, "refusal_first_logprob": -0.3864}
-BIAS = -2.4573
-MEANS = {"verifier": 2.2487, "refusal_first_logprob": -6.7252}
-THRESHOLD = 0.31
+WEIGHTS = {"verifier": 0.1738, "refusal_first_logprob": -0.3805}
+BIAS = -2.3747
+MEANS = {"verifier": -0.3869, "refusal_first_logprob": -6.4589}
+THRESHOLD = 0.28
 
 
 def logit(p: float) -> float:

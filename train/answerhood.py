@@ -5,14 +5,15 @@
     python -m train.answerhood --check                           # exit 1 unless qa/answerhood.py holds the fit
     python -m train.answerhood --draw RUN/results.jsonl ...      # the trade-off of whole runs, one curve each
 
-The data file (train/answerhood.jsonl) holds one row per answer that reached the check: its set, whether
-the question is answerable (the label) and the scores. It holds the validation article's run only
+The data file (train/answerhood.jsonl) holds one row per question of the runs: its set, whether the
+question is answerable (the label), and the scores of an answer that reached the check, or `before`
+(why it was refused before the check, or null where it was answered unchecked). It holds the validation article's run only
 (eval/data/squad2/squad2.validation.json, never trained on by the verifier): the held-apart sets judge. A logistic regression (scikit-learn, L2, C=1) is
-fitted on standardised scores and written back in raw units. The operating point is the threshold that
-refuses the most unanswerable questions while wrongly refusing at most `--budget` (BUDGET) of the
-answerable ones that reached the check, pooled over every set. The trade-off curve per set (of the
-data file's rows, or with --draw of whole runs, where refusals before the check count at every
-threshold) is drawn to docs/answerhood.svg with the operating point marked.
+fitted on the rows with scores, standardised, and written back in raw units. The operating point is the
+threshold that refuses the most unanswerable questions while refusing at most `--budget` (BUDGET) of
+all the answerable ones, pooled over every set; those refused before the check count as refused at
+every threshold. The trade-off curve per set (or with --draw of whole runs) is drawn to
+docs/answerhood.svg with the operating point marked.
 """
 
 import argparse
@@ -26,9 +27,10 @@ from qa import answerhood
 
 DATA = Path(__file__).with_name("answerhood.jsonl")
 FIGURE = Path(__file__).resolve().parents[1] / "docs" / "answerhood.svg"
-# At most this share of the answerable questions that reach the check may be refused by it: the citations
-# before it already refuse some, and every point beyond costs right answers (docs/answerhood.md).
-BUDGET = 0.05
+# At most this share of all answerable questions may be refused, before the check or by it: where the
+# refusals of the last fit stood on the held-apart SQuAD 2.0 questions (0.15), for more of the
+# unanswerable refused; the whole curve, 0.10 included, is in docs/answerhood.md.
+BUDGET = 0.15
 
 
 def collect(results: list[Path], data: Path = DATA) -> int:
@@ -40,13 +42,17 @@ def collect(results: list[Path], data: Path = DATA) -> int:
         name = _run_name(path)
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            check = row.get("check")
-            if not check or check.get("method") != "verifier" or (name, row["id"]) in seen:
+            check = row.get("check") or {}
+            if (name, row["id"]) in seen:
                 continue
-            if not all(k in check["scores"] for k in answerhood.FEATURES):
+            if check.get("method") != "verifier":
+                before = row.get("refusal") if row.get("refused") else None
+                rows.append({"set": name, "id": row["id"], "answerable": row["answerable"], "before": before})
+            elif all(k in check["scores"] for k in answerhood.FEATURES):
+                scores = {k: round(float(check["scores"][k]), 4) for k in answerhood.FEATURES}
+                rows.append({"set": name, "id": row["id"], "answerable": row["answerable"], "scores": scores})
+            else:
                 continue  # an answer the model gave no token scores for (a server's)
-            scores = {k: round(float(check["scores"][k]), 4) for k in answerhood.FEATURES if k in check["scores"]}
-            rows.append({"set": name, "id": row["id"], "answerable": row["answerable"], "scores": scores})
             seen.add((name, row["id"]))
             added += 1
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -63,6 +69,8 @@ def fit(rows: list[dict], budget: float = BUDGET) -> dict:
     """The decision's numbers, fitted on `rows`: weights, bias, means, threshold, and the figures behind them."""
     from sklearn.linear_model import LogisticRegression
 
+    fixed = [r for r in rows if "scores" not in r]
+    rows = [r for r in rows if "scores" in r]
     names = answerhood.FEATURES
     x = np.array([[r["scores"][k] for k in names] for r in rows], dtype=float)
     y = np.array([bool(r["answerable"]) for r in rows])
@@ -72,7 +80,7 @@ def fit(rows: list[dict], budget: float = BUDGET) -> dict:
     weights = model.coef_[0] / std
     bias = float(model.intercept_[0] - (model.coef_[0] * mean / std).sum())
     p = 1 / (1 + np.exp(-(x @ weights + bias)))
-    threshold = operating_point(p, y, budget)
+    threshold = operating_point(p, y, budget, fixed)
     return {
         "WEIGHTS": {k: round(float(w), 4) for k, w in zip(names, weights)},
         "BIAS": round(bias, 4),
@@ -83,11 +91,15 @@ def fit(rows: list[dict], budget: float = BUDGET) -> dict:
     }
 
 
-def operating_point(p: np.ndarray, y: np.ndarray, budget: float) -> float:
-    """The highest threshold (2 decimals) that refuses at most `budget` of the answerable rows."""
+def operating_point(p: np.ndarray, y: np.ndarray, budget: float, fixed: list[dict] = ()) -> float:
+    """The highest threshold (2 decimals) that refuses at most `budget` of the answerable questions: those
+    scored (`p`, `y`), and the `fixed` rows, refused (or answered) before the check at every threshold."""
+    answerable = [r for r in fixed if r["answerable"]]
+    before = sum(r["before"] is not None for r in answerable)
+    total = int(y.sum()) + len(answerable)
     best = 0.0
     for t in np.round(np.arange(0.0, 1.0, 0.01), 2):
-        if (p[y] < t).mean() <= budget:
+        if (before + int((p[y] < t).sum())) / max(total, 1) <= budget:
             best = float(t)
     return best
 
@@ -100,11 +112,13 @@ def _auc(p: np.ndarray, y: np.ndarray) -> float:
 
 
 def curves(rows: list[dict]) -> dict[str, list[tuple[float, float, float]]]:
-    """Per set: (threshold, unanswerable refused, answerable refused) over the rows that reached the check."""
+    """Per set: (threshold, unanswerable refused, answerable refused) over all its questions."""
     out: dict[str, list[tuple[float, float, float]]] = {}
     for name in sorted({r["set"] for r in rows}):
         mine = [r for r in rows if r["set"] == name]
-        p = np.array([answerhood.probability(r["scores"]) for r in mine])
+        # refused before the check: refused at every threshold (p below all); answered unchecked: at none
+        p = np.array([answerhood.probability(r["scores"]) if "scores" in r else (2.0 if r["before"] is None else -1.0)
+                      for r in mine])  # fmt: skip
         y = np.array([bool(r["answerable"]) for r in mine])
         out[name] = [
             (float(t), float((p[~y] < t).mean()) if (~y).any() else float("nan"), float((p[y] < t).mean()) if y.any() else float("nan"))
@@ -156,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     from eval.plots import tradeoff_curves
 
     drawn = run_curves(args.draw) if args.draw else curves(rows)
-    title = "refusal trade-off per run" if args.draw else "answerhood trade-off per set (rows that reached the check)"
+    title = "refusal trade-off per run" if args.draw else "answerhood trade-off per set (refusals before the check counted)"
     args.figure.write_text(tradeoff_curves(drawn, answerhood.THRESHOLD, title), encoding="utf-8")
     print(f"figure: {args.figure}")
     return 0
