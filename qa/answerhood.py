@@ -23,7 +23,7 @@ FEATURES = ("verifier", "refusal_first_logprob")
 WEIGHTS = {"verifier": 0.1738, "refusal_first_logprob": -0.3805}
 BIAS = -2.3747
 MEANS = {"verifier": -0.3869, "refusal_first_logprob": -6.4589}
-THRESHOLD = 0.28
+THRESHOLD = 0.36
 
 
 def logit(p: float) -> float:

@@ -39,7 +39,10 @@ def test_seed_indexed_through_the_server_matches_the_process(tmp_path, embed_url
     assert served.keys() == local.keys()
     assert all(served[i][0] == local[i][0] and served[i][1] == local[i][1] for i in served)
     agree = cosines(np.stack([served[i][2] for i in served]), np.stack([local[i][2] for i in served]))
-    assert agree.min() >= 0.99, agree.min()
+    # The process embeds with int8 weights (the default backend), the server in float32: they agree to the
+    # quantisation's error, which depends on the CPU (min 0.9895 where onnxruntime has AVX2 and no VNNI,
+    # above 0.99 with AVX-512). Another model's vectors are far off (cosines well under 0.9).
+    assert agree.min() >= 0.98, agree.min()
     # The question is embedded by the server too, and the answer is the one the process gives.
     pipeline = qa.load(settings, fake_llm)
     assert type(qa.open_store(settings).embedder).__name__ == "RemoteEmbedding"

@@ -27,10 +27,10 @@ from qa import answerhood
 
 DATA = Path(__file__).with_name("answerhood.jsonl")
 FIGURE = Path(__file__).resolve().parents[1] / "docs" / "answerhood.svg"
-# At most this share of all answerable questions may be refused, before the check or by it: where the
-# refusals of the last fit stood on the held-apart SQuAD 2.0 questions (0.15), for more of the
-# unanswerable refused; the whole curve, 0.10 included, is in docs/answerhood.md.
-BUDGET = 0.15
+# At most this share of all answerable questions may be refused, before the check or by it. A wrong answer
+# shown is the worse mistake: 0.15, tried first, answered more unanswerable questions than the check before
+# it did (docs/answerhood.md). The whole curve is there.
+BUDGET = 0.20
 
 
 def collect(results: list[Path], data: Path = DATA) -> int:
