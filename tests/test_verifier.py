@@ -50,6 +50,21 @@ def test_it_tells_supported_from_unsupported_claims_on_articles_it_never_saw(ver
     assert train_verifier.auc(scores, [p.label for p in sample]) > 0.75
 
 
+def test_a_pair_scores_the_same_whatever_is_asked_beside_it(verifier):
+    """Citations ask about several spans at once. Batched with padding, int8 dynamic quantization shared one
+    activation scale across the pairs: this claim scored 0.46 alone and 0.89 beside the longer span."""
+    claim = "How many years has Ukraine spent fighting? Answer: Ukraine has spent three years fighting."
+    holds = ("He notes that Ukraine cannot accept this as it has spent three years fighting and experiencing thousands"
+             " of casualties to prevent a full takeover, and has still lost one fifth of its territory.")  # fmt: skip
+    longer = ("Earlier this month, Russian strikes killed at least 25 in Ukraine, and Ukraine’s largest ever drone"
+              " attack on Moscow killed at least three employees of a meat warehouse and wounded 17 others.\nUkrainian"
+              " President Voldymyr Zelensky on March 4 said that Ukraine was ready to take steps toward peace if Russia"
+              " would take them as well.")  # fmt: skip
+    alone = [verifier([(claim, holds)])[0], verifier([(claim, longer)])[0]]
+    assert verifier([(claim, holds), (claim, longer)]) == alone
+    assert verifier([(claim, longer), (claim, holds)]) == alone[::-1]
+
+
 def test_a_claim_is_judged_with_its_question(verifier):
     passage = "The Skerry lighthouse was designed by the engineer Thomas Brennan and first lit in 1852."
     right, decoy = verifier([
@@ -75,6 +90,16 @@ def test_the_trainer_trains_exports_and_scores_on_cpu(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["files"]) == {"verifier.onnx", "tokenizer.json"}
     assert len(Verifier(folder=out)([("Who?", "Nobody.")])) == 1
+
+
+def test_rescoring_writes_the_shipped_weights_figures_as_the_product_scores_them(tmp_path):
+    import shutil
+
+    out = shutil.copytree(FOLDER, tmp_path / "v")
+    assert train_verifier.main(["--rescore", "--eval-pairs", "6", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_int8"]["all"]["n"] == 6 and metrics["validation_int8"]["all"]["n"] == 6
+    assert metrics["train_seconds"] == json.loads((FOLDER / "metrics.json").read_text())["train_seconds"]  # the rest kept
 
 
 def test_the_product_writes_claims_as_the_trainer_did():
