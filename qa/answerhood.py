@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from qa.answer import Check, Sentence
 
 FEATURES = ("verifier", "refusal_first_logprob")
-WEIGHTS = {"verifier": 0.1715, "refusal_first_logprob": -0.3802}
-BIAS = -2.3801
-MEANS = {"verifier": -0.3515, "refusal_first_logprob": -6.4589}
-THRESHOLD = 0.35
+WEIGHTS = {"verifier": 0.1804, "refusal_first_logprob": -0.3713}
+BIAS = -2.279
+MEANS = {"verifier": -0.5508, "refusal_first_logprob": -6.4589}
+THRESHOLD = 0.36
 
 
 def logit(p: float) -> float:

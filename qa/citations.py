@@ -6,9 +6,9 @@ sentence's words or meaning) is found, and the verifier (qa.verifier, a cross-en
 SQuAD 2.0) scores whether that span supports the sentence as the answer to the question. Two hard
 constraints come first, because they are what a small model gets wrong: every number and every name
 of the sentence must be in the span. Of the passages whose span the verifier supports (SUPPORT_MIN),
-the sentence cites the one whose span matches it best; a sentence no span holds alone and without
-numbers may cite two passages that together hold its names (both supported); a sentence with no
-support gets no citation. Where the answerhood check judges the answer as a whole (`checked`), its
+the sentence cites the one whose span matches it best (so they are asked in that order, and no further
+than the first supported); a sentence no span holds alone and without numbers may cite two passages
+that together hold its names (both supported); a sentence with no support gets no citation. Where the answerhood check judges the answer as a whole (`checked`), its
 best-scored sentence cites even below the floor: whether the answer stands is the check's call.
 (Citing every supported passage, or the one the verifier scores highest, was tried: on the
 validation article both cited more passages that do not hold the answer; docs/verifier.md.)
@@ -89,7 +89,8 @@ def attribute(
     question: str = "",
     checked: bool = False,
 ) -> tuple[list[str], list[list[Support]], list[float | None]]:
-    """Split `answer` into sentences; for each, its supporting spans, and the best verifier score it got.
+    """Split `answer` into sentences; for each, its supporting spans, and its verifier score: that of the span
+    it cites, or the best it got where it cites none.
 
     `checked`: the answerhood check will judge the answer as a whole (qa.answerhood), so the answer's
     best-scored sentence cites its span even below SUPPORT_MIN; the floor still keeps its weaker
@@ -124,14 +125,15 @@ def attribute(
         match.update({(i, j): m for m, j in alone.values()})
         if not alone and not nums and len(best) > 1:
             parts += [(i, j) for _, j in best.values()]
-    asked = whole + parts
-    scores = verify([(claim(question, sentences[i]), texts[j]) for i, j in asked]) if asked else []
+    alone_asked, alone_scores = _ask_in_order(whole, match, lambda i, j: (claim(question, sentences[i]), texts[j]), verify)
+    asked = alone_asked + parts
+    scores = alone_scores + (verify([(claim(question, sentences[i]), texts[j]) for i, j in parts]) if parts else [])
     support: list[list[Support]] = [[] for _ in sentences]
     top: list[float | None] = [None for _ in sentences]
-    floor = min(SUPPORT_MIN, _best(asked, scores, len(whole))) if checked else SUPPORT_MIN
+    floor = min(SUPPORT_MIN, _best(asked, scores, len(alone_asked))) if checked else SUPPORT_MIN
     for i, sentence in enumerate(sentences):
-        one = [(p, j) for (k, j), p in zip(asked[: len(whole)], scores) if k == i]
-        two = sorted((p, j) for (k, j), p in zip(asked[len(whole) :], scores[len(whole) :]) if k == i)
+        one = [(p, j) for (k, j), p in zip(alone_asked, alone_scores) if k == i]
+        two = sorted((p, j) for (k, j), p in zip(parts, scores[len(alone_asked) :]) if k == i)
         if one:
             top[i] = max(p for p, _ in one)
             held = [(match[(i, j)], p, j) for p, j in one if p >= floor]
@@ -142,6 +144,23 @@ def attribute(
             found = [(p, spans[j]) for p, j in reversed(two) if p >= floor]
             top[i] = _joined(sentence, found, read, common, support[i])
     return sentences, support, top
+
+
+def _ask_in_order(candidates: list[tuple[int, int]], match: dict[tuple[int, int], float], pair, verify: Verify) -> tuple[list[tuple[int, int]], list[float]]:
+    """Each sentence's spans put to the verifier best-matching first, until one is supported (SUPPORT_MIN).
+
+    A sentence cites the best-matching span the verifier supports, so the spans after it cannot change its
+    citation; not asking them halves the pairs after the last word (one per sentence for most answers)."""
+    queue = {i: sorted((j for k, j in candidates if k == i), key=lambda j: -match[(i, j)]) for i, _ in candidates}
+    asked: list[tuple[int, int]] = []
+    scores: list[float] = []
+    while ask := [(i, q.pop(0)) for i, q in queue.items() if q]:
+        asked += ask
+        scores += verify([pair(i, j) for i, j in ask])
+        for (i, _), p in zip(ask, scores[-len(ask) :]):
+            if p >= SUPPORT_MIN:
+                queue[i] = []
+    return asked, scores
 
 
 def _best(asked: list[tuple[int, int]], scores: list[float], alone: int) -> float:
@@ -179,7 +198,7 @@ def cite(
     """The answer to `question` with [n] markers, its sentences, and the cited passages numbered by first use.
 
     Cited sources carry the document offsets of the spans that support the sentences citing them;
-    each sentence carries the verifier's best score for it.
+    each sentence carries its verifier score (attribute).
     """
     texts, support, top = attribute(answer, passages, embed, verify, question, checked)
     numbering: dict[int, int] = {}

@@ -248,3 +248,22 @@ KNOWN_ERRORS = [
 def test_known_verifier_errors(claim, question, text):
     doc = [Source(id="k", document="k.txt", text=text, start=0, end=len(text), score=0.5)]
     assert cite(claim, doc, embed, verify, question)[2] == []
+
+
+def test_spans_are_asked_best_match_first_and_no_further_than_the_first_supported():
+    """A sentence cites the best-matching span the verifier supports, so the spans after it are not asked."""
+    texts = ["The Skerry lighthouse was designed by the engineer Thomas Brennan and first lit in 1852.",
+             "Thomas Brennan, an engineer, designed several lighthouses, among them the Skerry lighthouse.",
+             "The Skerry lighthouse, lit in 1852, was the work of Thomas Brennan."]  # fmt: skip
+    docs = [Source(id=str(i), document=f"{i}.txt", text=t, start=0, end=len(t), score=0.5) for i, t in enumerate(texts)]
+    answer, question = "Thomas Brennan designed the Skerry lighthouse.", "Who designed the Skerry lighthouse?"
+    for rejected in (0, 1):  # the verifier refuses the first `rejected` spans it is asked about
+        asked: list[str] = []
+
+        def judge(pairs):
+            asked.extend(evidence for _, evidence in pairs)
+            return [0.0 if len(asked) - len(pairs) + k < rejected else 0.9 for k in range(len(pairs))]
+
+        _, sentences, sources = cite(answer, docs, embed, judge, question)
+        assert len(asked) == rejected + 1 and len(set(asked)) == len(asked)
+        assert [s.text for s in sources] == [asked[-1]] and sentences[0].score == 0.9
