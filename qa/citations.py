@@ -8,8 +8,9 @@ constraints come first, because they are what a small model gets wrong: every nu
 of the sentence must be in the span. Of the passages whose span the verifier supports (SUPPORT_MIN),
 the sentence cites the one whose span matches it best (so they are asked in that order, and no further
 than the first supported); a sentence no span holds alone and without numbers may cite two passages
-that together hold its names (both supported); a sentence with no support gets no citation. Where the answerhood check judges the answer as a whole (`checked`), its
-best-scored sentence cites even below the floor: whether the answer stands is the check's call.
+that together hold its names (both supported); a sentence with no support gets no citation. Where the
+answerhood check judges the answer as a whole (`checked`), its best-scored sentence cites even below
+the floor: whether the answer stands is the check's call.
 (Citing every supported passage, or the one the verifier scores highest, was tried: on the
 validation article both cited more passages that do not hold the answer; docs/verifier.md.)
 """
@@ -125,9 +126,10 @@ def attribute(
         match.update({(i, j): m for m, j in alone.values()})
         if not alone and not nums and len(best) > 1:
             parts += [(i, j) for _, j in best.values()]
-    alone_asked, alone_scores = _ask_in_order(whole, match, lambda i, j: (claim(question, sentences[i]), texts[j]), verify)
+    pair = lambda i, j: (claim(question, sentences[i]), texts[j])  # noqa: E731
+    alone_asked, alone_scores = _ask_in_order(whole, match, pair, verify)
     asked = alone_asked + parts
-    scores = alone_scores + (verify([(claim(question, sentences[i]), texts[j]) for i, j in parts]) if parts else [])
+    scores = alone_scores + (verify([pair(i, j) for i, j in parts]) if parts else [])
     support: list[list[Support]] = [[] for _ in sentences]
     top: list[float | None] = [None for _ in sentences]
     floor = min(SUPPORT_MIN, _best(asked, scores, len(alone_asked))) if checked else SUPPORT_MIN
@@ -146,11 +148,10 @@ def attribute(
     return sentences, support, top
 
 
-def _ask_in_order(candidates: list[tuple[int, int]], match: dict[tuple[int, int], float], pair, verify: Verify) -> tuple[list[tuple[int, int]], list[float]]:
-    """Each sentence's spans put to the verifier best-matching first, until one is supported (SUPPORT_MIN).
-
-    A sentence cites the best-matching span the verifier supports, so the spans after it cannot change its
-    citation; not asking them halves the pairs after the last word (one per sentence for most answers)."""
+def _ask_in_order(candidates: list[tuple[int, int]], match: dict[tuple[int, int], float],
+                  pair: Callable[[int, int], tuple[str, str]], verify: Verify) -> tuple[list[tuple[int, int]], list[float]]:  # fmt: skip
+    """Each sentence's spans put to the verifier best-matching first, until one is supported (SUPPORT_MIN): the
+    spans after it cannot change its citation, so not asking them halves the pairs after the last word."""
     queue = {i: sorted((j for k, j in candidates if k == i), key=lambda j: -match[(i, j)]) for i, _ in candidates}
     asked: list[tuple[int, int]] = []
     scores: list[float] = []

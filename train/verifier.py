@@ -201,7 +201,7 @@ def draw(metrics: list[Path], figure: Path) -> None:
 
 
 def rescore(folder: Path, test: list[vd.Pair], val: list[vd.Pair]) -> int:
-    """The shipped weights' int8 figures again, scored as qa.verifier scores now (after a change to how it runs them)."""
+    """The shipped weights' int8 figures again, scored as qa.verifier now runs them."""
     path = folder / "metrics.json"
     metrics = json.loads(path.read_text())
     threads = min(8, os.cpu_count() or 1)
