@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from qa.answer import Check, Sentence
 
 FEATURES = ("verifier", "refusal_first_logprob")
-WEIGHTS = {"verifier": 0.1804, "refusal_first_logprob": -0.3713}
-BIAS = -2.279
-MEANS = {"verifier": -0.5508, "refusal_first_logprob": -6.4589}
-THRESHOLD = 0.36
+WEIGHTS = {"verifier": 0.1801, "refusal_first_logprob": -0.3735}
+BIAS = -2.2434
+MEANS = {"verifier": -0.8095, "refusal_first_logprob": -6.4649}
+THRESHOLD = 0.37
 
 
 def logit(p: float) -> float:

@@ -179,7 +179,7 @@ def test_a_passage_sharing_only_a_name_with_the_claim_is_not_cited():
     ps = [Source(id="offer", document="seed.txt", text=OFFER, start=0, end=len(OFFER), score=0.4), passages()[0]]
     answer = ("Alexander Grushko said that the deployment of unarmed post-conflict observers can only be discussed "
               "after a peace agreement is achieved.")  # fmt: skip
-    _, sentences, sources = cite(answer, ps, embed, verify)
+    _, sentences, sources = cite(answer, ps, embed, verify, question="What did Britain and France offer, and what did Grushko say about it?")
     assert [s.id for s in sources] == ["offer"] and sentences[0].citations == [1]
 
 

@@ -10,6 +10,7 @@ from train import verifier as train_verifier
 from train import verifier_data as vd
 from qa.errors import UserError
 from qa.verifier import FOLDER, Verifier
+from tests.int8 import saturated_products
 
 DATA = train_verifier.DATA
 
@@ -65,6 +66,19 @@ def test_a_pair_scores_the_same_whatever_is_asked_beside_it(verifier):
     assert verifier([(claim, longer), (claim, holds)]) == alone[::-1]
 
 
+def test_its_int8_products_are_the_same_on_every_cpu():
+    """A CPU without VNNI sums int8 products in pairs into a saturating int16: with 8-bit weights 0.8% of this
+    pair's products overflowed, so a claim's score depended on the machine (0.2 log-odds at the median)."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(FOLDER / "tokenizer.json"))
+    tok.no_padding()
+    e = tok.encode("Who designed the lighthouse? Answer: Thomas Brennan designed it in 1871.",
+                   "The lighthouse at Cape Hatteras was designed by Thomas Brennan and completed in 1871 after years of delay.")  # fmt: skip
+    wrong, total = saturated_products(FOLDER / "verifier.onnx", {"input_ids": e.ids, "attention_mask": e.attention_mask, "token_type_ids": e.type_ids})
+    assert total > 100_000 and wrong == 0
+
+
 def test_a_claim_is_judged_with_its_question(verifier):
     passage = "The Skerry lighthouse was designed by the engineer Thomas Brennan and first lit in 1852."
     right, decoy = verifier([
@@ -90,6 +104,15 @@ def test_the_trainer_trains_exports_and_scores_on_cpu(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["files"]) == {"verifier.onnx", "tokenizer.json"}
     assert len(Verifier(folder=out)([("Who?", "Nobody.")])) == 1
+
+    # --requantize reads the int8 weights back and quantizes them again as export() does: the same model
+    pairs = [("Who designed it? Answer: Brennan.", "The lighthouse was designed by Thomas Brennan."), ("Who?", "Nobody.")]
+    before, vocab = Verifier(folder=out).logits(pairs), (out / "tokenizer.json").read_bytes()
+    assert train_verifier.main(["--requantize", "--eval-pairs", "8", "--out", str(out)]) == 0
+    after = Verifier(folder=out).logits(pairs)
+    assert abs(after - before).max() < 0.1  # the encoder's own weights, with a new head, would score anything
+    assert (out / "tokenizer.json").read_bytes() == vocab
+    assert json.loads((out / "manifest.json").read_text())["files"]["verifier.onnx"] == vd.sha256(out / "verifier.onnx")
 
 
 def test_rescoring_writes_the_shipped_weights_figures_as_the_product_scores_them(tmp_path):

@@ -172,7 +172,10 @@ def export(tok, model, target: Path) -> Path:
                           dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names} | {"logit": {0: "batch"}},
                           opset_version=17, dynamo=False)  # fmt: skip
     int8 = target / "verifier.onnx"
-    quantize_dynamic(str(raw), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    # 7-bit weights (reduce_range): a CPU without VNNI sums u8 x s8 products in pairs into a saturating int16,
+    # which 8-bit weights overflowed (0.8% of a pair's products), so scores depended on the CPU; 255 * 64 * 2 fits.
+    # uint8 weights avoid it too and are closer to float32, but made the check 1.8x slower (docs/verifier.md).
+    quantize_dynamic(str(raw), str(int8), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
     tok.backend_tokenizer.save(str(target / "tokenizer.json"))
     return raw
 
@@ -212,6 +215,38 @@ def rescore(folder: Path, test: list[vd.Pair], val: list[vd.Pair]) -> int:
     return 0
 
 
+def requantize(encoder: Path, folder: Path, test: list[vd.Pair], val: list[vd.Pair]) -> int:
+    """The weights in `folder` exported again as export() quantizes them, from their own dequantized values
+    (no training: for a change to the quantization), then scored as the product runs them."""
+    import onnx
+    import torch
+    import transformers
+
+    from train.start_encoder import weights
+
+    graph = onnx.load(str(folder / "verifier.onnx"))
+    for item in [*graph.graph.initializer, *graph.graph.node]:  # export()'s wrapper names its model `m`
+        if hasattr(item, "input"):
+            item.input[:] = [n.removeprefix("m.") for n in item.input]
+        else:
+            item.name = item.name.removeprefix("m.")
+    tok = transformers.AutoTokenizer.from_pretrained(str(encoder))
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(str(encoder), num_labels=1).eval()
+    state = {k: torch.tensor(v) for k, v in weights(graph.SerializeToString()).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if [m for m in missing if not m.endswith("position_ids")] or unexpected:
+        raise SystemExit(f"error: {folder}/verifier.onnx does not fill {encoder}'s model: missing {missing}, unexpected {unexpected}")
+    vocab = (folder / "tokenizer.json").read_bytes()
+    export(tok, model, folder).unlink()
+    (folder / "tokenizer.json").write_bytes(vocab)  # the weights change, not the tokenizer
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["files"] = {f.name: vd.sha256(f) for f in sorted(folder.iterdir()) if f.name in manifest["files"]}
+    manifest["requantized"] = "python -m train.verifier " + " ".join(sys.argv[1:])
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return rescore(folder, test, val)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--draw", type=Path, metavar="SVG", help="only draw the training-size curve of --out's metrics.json to SVG")
@@ -222,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--swaps", action="store_true", help="add the `swap` negatives (train/verifier_data.py)")
     p.add_argument("--no-export", action="store_true", help="figures only: write metrics.json, no weights (ablations)")
     p.add_argument("--rescore", action="store_true", help="no training: score --out's weights again, as the product does, into its metrics.json")
+    p.add_argument("--requantize", action="store_true", help="no training: quantize --out's weights again as export() does, then --rescore (needs --encoder)")
     p.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "verifier")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--lr", type=float, default=5e-5)
@@ -273,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         test, val = test[: args.eval_pairs], val[: args.eval_pairs]
     if args.rescore:
         return rescore(args.out, test, val)
+    if args.requantize:
+        return requantize(encoder, args.out, test, val)
     counts = {k: sum(p.kind == k for p in pairs) for k in sorted({p.kind for p in pairs})}
     print(f"training pairs {len(pairs):,} {counts}; validation {len(val):,}; test {len(test):,}; on {device}", flush=True)
 
