@@ -195,3 +195,26 @@ def test_frozen_layers_are_left_as_they_were_and_the_rest_trained():
         assert all(torch.equal(a, b) for a, b in zip(layers[i].parameters(), fresh[i].parameters())), i
     assert all(torch.equal(a, b) for a, b in zip(model.base_model.embeddings.parameters(), before.base_model.embeddings.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(layers[3].parameters(), fresh[3].parameters()))
+
+
+def test_a_written_unanswerable_question_is_kept_only_with_a_detail_the_paragraph_lacks(tmp_path):
+    """train/negatives.py (tried, not trained on: docs/verifier.md): the bundled model's rewrites become SQuAD 2.0
+    unanswerable questions, the original answer their decoy, only when they change a detail."""
+    from train.negatives import changed, write
+
+    para = "The Skerry lighthouse was designed by Thomas Brennan and first lit in 1852 on the northern shore."
+    q = "Who designed the Skerry lighthouse?"
+    assert changed(q, "Who designed the Fastnet lighthouse?", para)
+    assert not changed(q, "Who designed the Skerry lighthouses?", para)  # the same question
+    assert not changed("When was it first lit?", "When was it first lit on the northern shore?", para)  # still answered
+    assert not changed(q, "Who designed the Skerry lighthouse, which the passage does not say?", para)
+    assert not changed(q, "The Fastnet lighthouse.", para)  # not a question
+
+    answer = {"text": "Thomas Brennan", "answer_start": para.index("Thomas")}
+    articles = [{"title": "T", "paragraphs": [{"context": para, "qas": [{"id": "q1", "question": q, "answers": [answer]}]}]}]
+    rows = tmp_path / "w.jsonl"
+    rows.write_text(json.dumps({"id": "q1", "question": q, "rewritten": "Who designed the Fastnet lighthouse?", "kept": True}) + "\n")
+    assert write(articles, rows, tmp_path / "w.json") == 0
+    pairs = vd.pairs(vd.load(tmp_path / "w.json"))
+    assert {(p.kind, p.label) for p in pairs} == {("ask", 0), ("claim", 0)} and all("Fastnet" in p.claim for p in pairs)
+    assert json.loads((tmp_path / "w.source.json").read_text())["kept"] == 1
