@@ -28,7 +28,7 @@ from index.minilm import MAX_TOKENS, MODEL_NAME, model_folder
 
 FILES = {False: "model.onnx", True: "model-int8.onnx"}
 # 7-bit weights: a CPU without VNNI sums int8 products in pairs into a saturating int16, which 255 * 127 * 2
-# overflows (0.6% of this model's products on a real sentence), so vectors would depend on the CPU; 255 * 63 * 2 does not.
+# overflows (0.6% of this model's products on a real sentence), so vectors would depend on the CPU; 255 * 64 * 2 does not.
 QUANTIZATION = "int8 per channel, reduce_range"
 SMALL_BATCH = 8  # up to this many texts are embedded on one thread (a question, an answer's sentences)
 
