@@ -8,8 +8,8 @@ asks the bundled model to do the same to each answerable question of the verifie
 (never the validation or held-apart ones): change one detail of the question. A rewrite is kept only
 when it adds a content word found neither in the original question nor in the paragraph (the changed
 detail must be absent, or the paragraph may still answer it). Audited on 75 questions, 2 of the 14
-kept were unanswerable, the rest paraphrases: not trained on (docs/verifier.md). Each kept question is written as SQuAD 2.0
-writes an unanswerable one: `is_impossible`, the original answer as its `plausible_answers`, so the
+kept were unanswerable, the rest paraphrases: not trained on (docs/verifier.md). Each kept question
+is written as SQuAD 2.0 writes an unanswerable one: `is_impossible`, the original answer as its `plausible_answers`, so the
 verifier's data (train/verifier_data.py) makes its `ask`, `easy` and `claim` negatives from it.
 Rows are appended to OUT.jsonl as they come (a stopped run keeps what it wrote); OUT and
 OUT.source.json (origin, licence, the prompt, counts) are written at the end.
@@ -91,11 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def write(train_articles: list[dict], rows_path: Path, out: Path) -> int:
     """OUT as SQuAD 2.0: each kept rewrite an unanswerable question on its paragraph, the original answer its decoy."""
-    kept = {}
     rows = [json.loads(line) for line in rows_path.read_text().splitlines()]
-    for row in rows:
-        if row["kept"]:
-            kept[row["id"]] = row["rewritten"]
+    kept = {row["id"]: row["rewritten"] for row in rows if row["kept"]}
     data = []
     for article in train_articles:
         paragraphs = []
