@@ -218,3 +218,29 @@ def test_a_written_unanswerable_question_is_kept_only_with_a_detail_the_paragrap
     pairs = vd.pairs(vd.load(tmp_path / "w.json"))
     assert {(p.kind, p.label) for p in pairs} == {("ask", 0), ("claim", 0)} and all("Fastnet" in p.claim for p in pairs)
     assert json.loads((tmp_path / "w.source.json").read_text())["kept"] == 1
+
+
+def test_a_paraphrase_keeps_its_questions_label_and_is_kept_only_when_reworded(tmp_path):
+    """train/paraphrases.py: the bundled model's paraphrase takes its question's place, answers and label kept
+    (an unanswerable question asked in other words is still unanswerable), only when its words changed."""
+    from train.paraphrases import reworded, write
+
+    q = "Who designed the Skerry lighthouse?"
+    assert reworded(q, "Which architect was behind the Skerry lighthouse?")
+    assert not reworded(q, "Who designed the Skerry lighthouse ?")  # the same words
+    assert not reworded(q, "Thomas Brennan designed it.")  # not a question
+
+    para = "The Skerry lighthouse was designed by Thomas Brennan and first lit in 1852."
+    answer = {"text": "Thomas Brennan", "answer_start": para.index("Thomas")}
+    qas = [{"id": "a", "question": q, "answers": [answer]},
+           {"id": "u", "question": "Who demolished the Skerry lighthouse?", "is_impossible": True, "answers": [],
+            "plausible_answers": [answer]}]  # fmt: skip
+    articles = [{"title": "T", "paragraphs": [{"context": para, "qas": qas}]}]
+    rows = tmp_path / "p.jsonl"
+    rows.write_text("".join(json.dumps(r) + "\n" for r in (
+        {"id": "a", "question": q, "paraphrase": "Which architect was behind the Skerry lighthouse?", "kept": True},
+        {"id": "u", "question": qas[1]["question"], "paraphrase": "Who tore down the Skerry beacon?", "kept": True})))  # fmt: skip
+    assert write(articles, rows, tmp_path / "p.json") == 0
+    asked = {(p.claim, p.label) for p in vd.pairs(vd.load(tmp_path / "p.json")) if p.kind == "ask"}
+    assert asked == {("Which architect was behind the Skerry lighthouse?", 1), ("Who tore down the Skerry beacon?", 0)}
+    assert json.loads((tmp_path / "p.source.json").read_text())["kept"] == 2

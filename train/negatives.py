@@ -15,7 +15,6 @@ Rows are appended to OUT.jsonl as they come (a stopped run keeps what it wrote);
 OUT.source.json (origin, licence, the prompt, counts) are written at the end.
 """
 
-import argparse
 import json
 import random
 import sys
@@ -24,8 +23,7 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from train import verifier as tv
-from train import verifier_data as vd
+from train import writer
 
 PROMPT = (  # the instructions and the paragraph first: llama.cpp reuses them for the paragraph's next question
     "Rewrite the question at the end so that it still looks like a question about the passage, but the "
@@ -47,27 +45,12 @@ def changed(original: str, rewritten: str, paragraph: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, required=True, help="the SQuAD-format file to write")
-    p.add_argument("--minutes", type=float, default=30.0, help="stop asking after this long")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-
-    from llama_cpp import Llama
-
-    from qa.model_file import bundled_model
-    from qa.settings import LLMSettings
-
-    path, _, _ = tv.SOURCES["squad2"]
-    train_articles, _ = vd.split(vd.load(path), tv.HELD_APART | tv.VALIDATION)
+    args = writer.arguments(__doc__.splitlines()[0], minutes=30.0).parse_args(argv)
+    train_articles = writer.training_articles()
     paragraphs = [(a["title"], p) for a in train_articles for p in a["paragraphs"]]
     random.Random(args.seed).shuffle(paragraphs)
-    llm = Llama(model_path=str(bundled_model(LLMSettings().cache_dir)), n_ctx=2048, n_threads=args.threads,
-                n_threads_batch=args.threads, verbose=False)  # fmt: skip
-    rows_path = args.out.with_suffix(".jsonl")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    done = {json.loads(line)["id"] for line in rows_path.read_text().splitlines()} if rows_path.exists() else set()
+    llm = writer.model(args.threads, context=2048)
+    rows_path, done = writer.resume(args.out)
     started, asked = time.monotonic(), 0
     with rows_path.open("a", encoding="utf-8") as rows:
         for title, para in paragraphs:
@@ -91,25 +74,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def write(train_articles: list[dict], rows_path: Path, out: Path) -> int:
     """OUT as SQuAD 2.0: each kept rewrite an unanswerable question on its paragraph, the original answer its decoy."""
-    rows = [json.loads(line) for line in rows_path.read_text().splitlines()]
-    kept = {row["id"]: row["rewritten"] for row in rows if row["kept"]}
-    data = []
-    for article in train_articles:
-        paragraphs = []
-        for para in article["paragraphs"]:
-            qas = [{"id": f"written-{q['id']}", "question": kept[q["id"]], "is_impossible": True, "answers": [],
-                    "plausible_answers": q["answers"][:1]} for q in para["qas"] if q["id"] in kept]  # fmt: skip
-            if qas:
-                paragraphs.append({"context": para["context"], "qas": qas})
-        if paragraphs:
-            data.append({"title": article["title"], "paragraphs": paragraphs})
-    out.write_text(json.dumps({"version": "written-unanswerable", "data": data}, indent=1) + "\n")
-    source = {"origin": "unanswerable rewrites of the training articles' answerable SQuAD 2.0 questions by the bundled "
-                        "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (train/negatives.py, greedy)",
-              "license": "CC BY-SA 4.0 (derived from SQuAD 2.0)", "prompt": PROMPT, "asked": len(rows), "kept": len(kept)}  # fmt: skip
-    out.with_suffix(".source.json").write_text(json.dumps(source, indent=1) + "\n")
-    print(f"{len(kept)} of {len(rows)} rewrites kept -> {out}", flush=True)
-    return 0
+    return writer.write(
+        train_articles, rows_path, out, "rewritten",
+        lambda q, new: {"id": f"written-{q['id']}", "question": new, "is_impossible": True, "answers": [],
+                        "plausible_answers": q["answers"][:1]},
+        "written-unanswerable", "unanswerable rewrites of the training articles' answerable SQuAD 2.0 questions by the "
+        "bundled Qwen2.5-Coder-1.5B-Instruct Q4_K_M (train/negatives.py, greedy)", PROMPT,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
