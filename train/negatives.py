@@ -75,11 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 def write(train_articles: list[dict], rows_path: Path, out: Path) -> int:
     """OUT as SQuAD 2.0: each kept rewrite an unanswerable question on its paragraph, the original answer its decoy."""
     return writer.write(
-        train_articles, rows_path, out, "rewritten",
-        lambda q, new: {"id": f"written-{q['id']}", "question": new, "is_impossible": True, "answers": [],
-                        "plausible_answers": q["answers"][:1]},
-        "written-unanswerable", "unanswerable rewrites of the training articles' answerable SQuAD 2.0 questions by the "
-        "bundled Qwen2.5-Coder-1.5B-Instruct Q4_K_M (train/negatives.py, greedy)", PROMPT,
+        train_articles, rows_path, out, field="rewritten", version="written-unanswerable", prompt=PROMPT,
+        rewrite=lambda q, new: {"id": f"written-{q['id']}", "question": new, "is_impossible": True, "answers": [],
+                                "plausible_answers": q["answers"][:1]},
+        origin="unanswerable rewrites of the training articles' answerable SQuAD 2.0 questions by the "
+               "bundled Qwen2.5-Coder-1.5B-Instruct Q4_K_M (train/negatives.py, greedy)",
     )  # fmt: skip
 
 

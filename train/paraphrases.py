@@ -68,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
 def write(train_articles: list[dict], rows_path: Path, out: Path) -> int:
     """OUT in SQuAD 2.0 format: each kept paraphrase in its question's place, with its answers and label."""
     return writer.write(
-        train_articles, rows_path, out, "paraphrase", lambda q, new: {**q, "id": f"paraphrase-{q['id']}", "question": new},
-        "paraphrased", "the training articles' SQuAD 2.0 questions asked in other words by the bundled "
-        "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (train/paraphrases.py, greedy, without the paragraph)", PROMPT,
+        train_articles, rows_path, out, field="paraphrase", version="paraphrased", prompt=PROMPT,
+        rewrite=lambda q, new: {**q, "id": f"paraphrase-{q['id']}", "question": new},
+        origin="the training articles' SQuAD 2.0 questions asked in other words by the bundled "
+               "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (train/paraphrases.py, greedy, without the paragraph)",
     )  # fmt: skip
 
 

@@ -41,7 +41,8 @@ def model(threads: int, context: int):
                  n_threads_batch=threads, verbose=False)  # fmt: skip
 
 
-def write(train_articles: list[dict], rows_path: Path, out: Path, field: str, rewrite, version: str, origin: str, prompt: str) -> int:
+def write(train_articles: list[dict], rows_path: Path, out: Path, *, field: str, rewrite, version: str, origin: str,
+          prompt: str) -> int:
     """OUT in SQuAD 2.0 format from the rows of OUT.jsonl: `rewrite(question, written)` for each question whose
     row was kept (`field` holds what the model wrote); OUT.source.json says where it came from."""
     rows = [json.loads(line) for line in rows_path.read_text().splitlines()]
